@@ -1,0 +1,159 @@
+"""Session checkpoints: one object-based checkpoint holding the user's
+trackables, the global step and the hooks' resumable state, written with
+`tf.train.CheckpointManager` under TF1's file names (`model.ckpt-<step>`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from keras_monitored import _compat
+
+DEFAULT_BASENAME = "model.ckpt"
+GLOBAL_STEP_KEY = "global_step"
+HOOK_STATE_KEY = "keras_monitored_hook_state"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{value!r} of type {type(value).__name__} is not JSON serialisable")
+
+
+class HookState(_compat.python_state_base()):
+    """The hooks' `get_state()` values, stored in the checkpoint as a string.
+
+    At save time it asks its provider for the current states; at restore time
+    it keeps what was read until the session hands it to the hooks.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.provider: Callable[[], Mapping[str, Any]] = dict
+        self.restored: dict[str, Any] | None = None
+
+    def serialize(self) -> str:
+        return json.dumps(dict(self.provider()), default=_json_default, sort_keys=True)
+
+    def deserialize(self, string_value: Any) -> None:
+        if isinstance(string_value, bytes):
+            string_value = string_value.decode("utf-8")
+        self.restored = json.loads(string_value) if string_value else {}
+
+
+def build_root(items: Mapping[str, Any], global_step: tf.Variable, hook_state: HookState) -> tf.train.Checkpoint:
+    """The checkpoint root: the user's items at top level plus km's own.
+
+    Raises:
+      ValueError: an item uses a key km reserves for something else.
+    """
+    children = dict(items)
+    existing = children.get(GLOBAL_STEP_KEY)
+    if existing is not None and existing is not global_step:
+        raise ValueError(
+            f"The checkpoint item {GLOBAL_STEP_KEY!r} ({existing!r}) is not the "
+            f"session's global step ({global_step!r}). Pass it as "
+            "`km.Scaffold(global_step=...)` too, or rename the item."
+        )
+    if HOOK_STATE_KEY in children:
+        raise ValueError(f"The checkpoint item name {HOOK_STATE_KEY!r} is reserved by keras_monitored.")
+    children[GLOBAL_STEP_KEY] = global_step
+    children[HOOK_STATE_KEY] = hook_state
+    return tf.train.Checkpoint(**children)
+
+
+class CheckpointWriter:
+    """Saves one root into one directory as `<basename>-<global step>`.
+
+    Args:
+      root: the `tf.train.Checkpoint` to save.
+      directory: where the files go.
+      max_to_keep: how many checkpoints to keep (older ones are deleted).
+      basename: the file prefix before `-<step>`.
+    """
+
+    def __init__(self, root: tf.train.Checkpoint, directory: str, max_to_keep: int | None, basename: str = DEFAULT_BASENAME):
+        self.root = root
+        self.directory = directory
+        self.basename = basename
+        self._manager = tf.train.CheckpointManager(
+            root, directory, max_to_keep=max_to_keep, checkpoint_name=basename
+        )
+
+    @property
+    def save_path(self) -> str:
+        """`directory/basename`, as TF1's CheckpointSaverHook reported it."""
+        return os.path.join(self.directory, self.basename)
+
+    def save(self, step: int) -> str:
+        """Writes the checkpoint for `step`; returns its path prefix."""
+        path = self._manager.save(checkpoint_number=int(step))
+        logging.info("Saved checkpoint for step %d to %s.", step, path)
+        return path
+
+    def latest(self) -> str | None:
+        """The newest checkpoint this writer knows of."""
+        return self._manager.latest_checkpoint
+
+
+class SessionCheckpoints:
+    """What a session checkpoints, and the writers that save it.
+
+    Args:
+      items: the scaffold's named trackables.
+      global_step: the session's global step variable.
+      max_to_keep: checkpoints kept per directory.
+    """
+
+    def __init__(self, items: Mapping[str, Any], global_step: tf.Variable, max_to_keep: int | None = 5):
+        self.hook_state = HookState()
+        self.global_step = global_step
+        self.max_to_keep = max_to_keep
+        self.root = build_root(items, global_step, self.hook_state)
+        self._writers: dict[tuple[str, str], CheckpointWriter] = {}
+
+    def writer(self, directory: str, basename: str = DEFAULT_BASENAME, items: Mapping[str, Any] | None = None) -> CheckpointWriter:
+        """A writer for `directory` (shared by everyone who saves there).
+
+        Args:
+          directory: the checkpoint directory.
+          basename: the file prefix.
+          items: other trackables to save instead of the session's (a hook
+            given its own scaffold or `saver`); the global step and hook state
+            are added to them.
+        """
+        if items is not None:
+            root = build_root(items, self.global_step, self.hook_state)
+            return CheckpointWriter(root, directory, self.max_to_keep, basename)
+        key = (os.path.abspath(directory), basename)
+        writer = self._writers.get(key)
+        if writer is None:
+            writer = CheckpointWriter(self.root, directory, self.max_to_keep, basename)
+            self._writers[key] = writer
+        return writer
+
+    def restore(self, path: str) -> dict[str, Any]:
+        """Restores `path` into the root; returns the hooks' saved states.
+
+        Trackables not built yet (a Keras model before its first call) get
+        their values when they are created.
+        """
+        self.hook_state.restored = None
+        self.root.restore(path).expect_partial()
+        restored = self.hook_state.restored or {}
+        logging.info("Restored checkpoint %s (global step %d).", path, int(self.global_step.numpy()))
+        return restored
+
+
+def latest_checkpoint(directory: str | None) -> str | None:
+    """`tf.train.latest_checkpoint`, tolerant of a directory that is not there."""
+    if not directory or not tf.io.gfile.exists(directory):
+        return None
+    return tf.train.latest_checkpoint(directory)

@@ -1,0 +1,161 @@
+"""Fetch resolution: what `run(fetches)` and hooks' `SessionRunArgs` mean in TF2.
+
+TF2 has no graph tensors to fetch by handle, so a fetch is one of:
+
+* a `str`: the name of an output of the step (a key of the dict the step
+  function returned, or a tensor published with `km.expose`). `"loss:0"` is
+  read as `"loss"`; `"global_step"` always names the global step.
+* a `tf.Variable` (or Keras variable): its value after the step.
+* a zero-argument callable: called after the step.
+* a concrete (eager) tensor: its value.
+* a list, tuple, dict or namedtuple of these; results keep the structure.
+
+Results are numpy values, as `tf.Session.run` returned. Every place that
+fetches (the session, hooks, the Keras adapters) goes through `resolve`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from keras_monitored import _compat
+
+GLOBAL_STEP_NAME = "global_step"
+_TENSOR_NAME_SUFFIX = re.compile(r":\d+$")
+
+
+def to_numpy(value: Any) -> Any:
+    """Converts a tensor-like value (or a structure of them) to numpy."""
+
+    def convert(leaf):
+        if isinstance(leaf, tf.Variable):
+            return leaf.numpy()
+        if hasattr(leaf, "numpy"):
+            return leaf.numpy()
+        if isinstance(leaf, (bool, int, float, complex, np.ndarray, np.generic)):
+            return np.asarray(leaf)[()]
+        return leaf
+
+    return tf.nest.map_structure(convert, value)
+
+
+class StepOutputs:
+    """The outputs of the last completed step, converted to numpy on demand.
+
+    Args:
+      outputs: what the step function returned (tensors, nested).
+      exposed: a dict of tensors published with `km.expose`.
+    """
+
+    def __init__(self, outputs: Any, exposed: Mapping[str, Any] | None = None):
+        self.outputs = outputs
+        self._named: dict[str, Any] = {}
+        if isinstance(outputs, Mapping):
+            self._named.update({str(k): v for k, v in outputs.items()})
+        if exposed:
+            self._named.update(exposed)
+        self._cache: dict[str, Any] = {}
+
+    def names(self) -> list[str]:
+        """The fetchable names of this step, sorted."""
+        return sorted(self._named)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._named
+
+    def value(self, name: str) -> Any:
+        """The numpy value of the output `name` (converted once)."""
+        if name not in self._cache:
+            self._cache[name] = to_numpy(self._named[name])
+        return self._cache[name]
+
+    def numpy_outputs(self) -> Any:
+        """All outputs the step function returned, as numpy."""
+        return to_numpy(self.outputs)
+
+
+def output_name(fetch: str) -> str:
+    """Maps a TF1 tensor name (`"loss:0"`) to an output name (`"loss"`)."""
+    return _TENSOR_NAME_SUFFIX.sub("", fetch)
+
+
+def describe(fetch: Any) -> str:
+    """A short description of a fetch for error messages."""
+    text = repr(fetch)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def resolve(
+    fetches: Any,
+    outputs: StepOutputs | None,
+    global_step: Callable[[], Any],
+) -> Any:
+    """Evaluates `fetches` against a step's outputs.
+
+    Args:
+      fetches: a fetch or a structure of fetches (see the module docstring).
+      outputs: the outputs of the step the fetches refer to, or None before
+        any step has completed.
+      global_step: returns the current global step as a numpy int64.
+
+    Returns:
+      numpy values with the structure of `fetches`.
+
+    Raises:
+      KeyError: a name that is not an output of the step.
+      TypeError: a fetch of a type that cannot be fetched.
+    """
+
+    def resolve_leaf(fetch: Any) -> Any:
+        if isinstance(fetch, str):
+            return _resolve_name(fetch, outputs, global_step)
+        if _compat.is_variable(fetch):
+            return fetch.numpy()
+        if _compat.is_symbolic_tensor(fetch):
+            raise TypeError(
+                f"Cannot fetch the graph tensor {describe(fetch)}: TF2 has no "
+                "graph to evaluate it in. Return it from the step function "
+                "(e.g. `return {'loss': loss}`) or publish it with "
+                f"`km.expose('name', tensor)` inside the step, then fetch it by "
+                "name."
+            )
+        if _compat.is_eager_tensor(fetch):
+            return fetch.numpy()
+        if callable(fetch):
+            return to_numpy(fetch())
+        raise TypeError(
+            f"Fetch {describe(fetch)} has invalid type {type(fetch).__name__}: "
+            "expected a step-output name (str), a tf.Variable, a zero-argument "
+            "callable, or a list/tuple/dict/namedtuple of them."
+        )
+
+    if fetches is None:
+        raise TypeError(
+            "Fetch None has invalid type NoneType: expected a step-output name "
+            "(str), a tf.Variable, a zero-argument callable, or a structure of "
+            "them."
+        )
+    return tf.nest.map_structure(resolve_leaf, fetches)
+
+
+def _resolve_name(fetch: str, outputs: StepOutputs | None, global_step: Callable[[], Any]) -> Any:
+    name = output_name(fetch)
+    if name == GLOBAL_STEP_NAME:
+        return global_step()
+    if outputs is None:
+        raise KeyError(
+            f"Fetch {fetch!r} names a step output, but no step has completed "
+            "yet. Available names: ['global_step']."
+        )
+    if name not in outputs:
+        available = outputs.names() + [GLOBAL_STEP_NAME]
+        raise KeyError(
+            f"Fetch {fetch!r} is not an output of the step. Available names: "
+            f"{available}. Return it from the step function in a dict, or "
+            "publish it with `km.expose(name, tensor)`."
+        )
+    return outputs.value(name)

@@ -1,0 +1,407 @@
+"""MonitoredSession and SingularMonitoredSession: TF1's session lifecycle,
+hook protocol and recovery, driving compiled TF2 step functions."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any, Callable, Iterable
+
+import tensorflow as tf
+from absl import logging
+
+from keras_monitored import _compat
+from keras_monitored import _validation
+from keras_monitored import fetches as fetches_lib
+from keras_monitored.hook_list import HookList, check_feed_conflicts, merge_run_options
+from keras_monitored.session_creator import ChiefSessionCreator, SessionCreator, as_session_creator
+from keras_monitored.session_run_hook import SessionRunArgs, SessionRunContext, SessionRunValues
+from keras_monitored.step_session import StepSession, is_step_fn
+
+PREEMPTION_ERRORS = (tf.errors.AbortedError, tf.errors.UnavailableError)
+
+
+class StepContext:
+    """What `run_step_fn` hands its `step_fn`.
+
+    Attributes:
+      session: the raw session handle: `session.run(step_fn)` runs a step
+        without hooks; `session.run(fetches)` reads.
+    """
+
+    def __init__(self, session: StepSession, run_with_hooks_fn: Callable[..., Any], stop_fn: Callable[[], None]):
+        self._session = session
+        self._run_with_hooks_fn = run_with_hooks_fn
+        self._stop_fn = stop_fn
+
+    @property
+    def session(self) -> StepSession:
+        return self._session
+
+    def run_with_hooks(self, *args: Any, **kwargs: Any) -> Any:
+        """Same as `MonitoredSession.run`, hooks included."""
+        return self._run_with_hooks_fn(*args, **kwargs)
+
+    def request_stop(self) -> None:
+        """Ends the loop: `should_stop()` becomes True and StopIteration is
+        raised out of `run_step_fn` (the context manager suppresses it).
+
+        Raises:
+          StopIteration: always.
+        """
+        self._stop_fn()
+        raise StopIteration("step_fn has requested the iterations to stop.")
+
+
+def _check_step_fn_signature(step_fn: Callable[..., Any]) -> None:
+    try:
+        names = tuple(inspect.signature(step_fn).parameters)
+    except (TypeError, ValueError):
+        names = ()
+    if names not in (("step_context",), ("self", "step_context")):
+        raise ValueError(
+            "`step_fn` may either have one `step_context` argument, or `self` "
+            "and `step_context` arguments if it's an instance method. Got "
+            f"{names} instead."
+        )
+
+
+class _MonitoredSessionBase:
+    """Shared implementation; see `MonitoredSession`."""
+
+    #: How many consecutive recoveries to try before re-raising (TF1: no bound).
+    max_recovery_attempts = 10
+    #: Seconds slept before the second recovery attempt; doubles, up to the cap.
+    recovery_backoff_secs = 1.0
+    recovery_backoff_cap_secs = 30.0
+
+    def __init__(
+        self,
+        session_creator: SessionCreator,
+        hooks: Iterable[Any] | None,
+        should_recover: bool,
+        stop_grace_period_secs: float = 120,
+    ):
+        self._creator = as_session_creator(session_creator)
+        self._hooks = HookList(hooks)
+        self._should_recover = should_recover
+        self._stop_grace_period_secs = _validation.check_number(
+            "stop_grace_period_secs", stop_grace_period_secs, minimum=0
+        )
+        self._session: StepSession | None = None
+        self._coord: tf.train.Coordinator | None = None
+        self._stop_requested = False
+        self._closed = False
+        self._creator.prepare()
+        self._hooks.begin()
+        self._with_recovery(lambda: None)
+
+    # -- public API ----------------------------------------------------------
+
+    @property
+    def hooks(self) -> list[Any]:
+        """The hooks this session runs, in order (TF1 hooks translated)."""
+        return self._hooks.hooks
+
+    @property
+    def graph(self) -> None:
+        """TF2 has no session graph (kept for TF1 code that reads it)."""
+        return None
+
+    def run(self, fetches: Any, feed_dict: dict | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+        """Runs a step (or reads fetches) with every hook around it.
+
+        Args:
+          fetches: a step function (called with `feed_dict` as keyword
+            arguments, compiled once with `tf.function`), or fetches to read
+            without running a step.
+          feed_dict: keyword arguments for the step function; iterators are
+            advanced inside the compiled step.
+          options: a `tf.compat.v1.RunOptions` (merged with the hooks').
+          run_metadata: a `tf.compat.v1.RunMetadata` handed to hooks.
+
+        Returns:
+          The step's outputs (or the fetches' values) as numpy.
+
+        Raises:
+          RuntimeError: the session is closed or a stop was requested.
+          tf.errors.OutOfRangeError, StopIteration: an input ran out.
+        """
+        self._check_open()
+        return self._with_recovery(lambda: self._run_with_hooks(fetches, feed_dict, options, run_metadata))
+
+    def run_step_fn(self, step_fn: Callable[[StepContext], Any]) -> Any:
+        """Runs `step_fn(step_context)`, which controls hooks and stopping.
+
+        Args:
+          step_fn: takes one argument named `step_context` (or `self` and
+            `step_context`).
+
+        Returns:
+          What `step_fn` returns.
+
+        Raises:
+          ValueError: `step_fn` has another signature.
+          StopIteration: `step_fn` called `step_context.request_stop()`.
+        """
+        _check_step_fn_signature(step_fn)
+        self._check_open()
+
+        def attempt():
+            context = StepContext(self._session, self._run_with_hooks, self._request_stop)
+            return step_fn(context)
+
+        return self._with_recovery(attempt)
+
+    def should_stop(self) -> bool:
+        """True once a stop was requested, an input ran out, or after close."""
+        if self._closed or self._stop_requested:
+            return True
+        if self._coord is None:
+            return False
+        try:
+            self._coord.raise_requested_exception()
+        except PREEMPTION_ERRORS as error:
+            if not self._should_recover:
+                raise
+            logging.info("A hook thread reported %s; recreating the session.", error)
+            self._discard_session()
+            return False
+        except Exception:  # pylint: disable=broad-except
+            if self._should_recover:
+                return True
+            raise
+        return self._coord.should_stop()
+
+    def close(self) -> None:
+        """Calls `end` on every hook, then releases the session.
+
+        Raises:
+          RuntimeError: the session was already closed.
+        """
+        self._close_internal(None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exception_type, exception_value, traceback) -> bool:
+        if exception_type in (tf.errors.OutOfRangeError, StopIteration):
+            exception_type = None
+        self._close_internal(exception_type)
+        return exception_type is None
+
+    # -- internals -----------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("Run called on a closed session.")
+
+    def _request_stop(self) -> None:
+        self._stop_requested = True
+
+    def _create_session(self) -> None:
+        session = self._creator.create_session()
+        session.checkpoints.hook_state.provider = self._hooks.get_state
+        if session.restored_hook_state:
+            self._hooks.set_state(session.restored_hook_state)
+        self._coord = tf.train.Coordinator(clean_stop_exception_types=[])
+        self._session = session
+        self._hooks.after_create_session(session, self._coord)
+
+    def _discard_session(self) -> None:
+        session, coord = self._session, self._coord
+        self._session, self._coord = None, None
+        if coord is not None:
+            coord.request_stop()
+            try:
+                coord.join(stop_grace_period_secs=self._stop_grace_period_secs, ignore_live_threads=True)
+            except Exception as error:  # pylint: disable=broad-except
+                logging.error("A hook thread failed while the session was being closed: %s", error)
+        if session is not None:
+            session.close()
+
+    def _with_recovery(self, call: Callable[[], Any]) -> Any:
+        failures = 0
+        while True:
+            try:
+                if self._session is None:
+                    self._create_session()
+                return call()
+            except PREEMPTION_ERRORS as error:
+                if not self._should_recover:
+                    raise
+                failures += 1
+                if failures > self.max_recovery_attempts:
+                    logging.error("Giving up after %d recovery attempts.", self.max_recovery_attempts)
+                    raise
+                logging.warning(
+                    "%s: %s. Recreating the session and retrying (attempt %d of %d).",
+                    type(error).__name__, error, failures, self.max_recovery_attempts,
+                )
+                self._discard_session()
+                if failures > 1:
+                    time.sleep(min(self.recovery_backoff_secs * 2 ** (failures - 2), self.recovery_backoff_cap_secs))
+
+    def _run_with_hooks(self, fetches: Any, feed_dict: dict | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+        if self.should_stop():
+            raise RuntimeError("Run called even after should_stop requested.")
+        session = self._session
+        run_context = SessionRunContext(SessionRunArgs(fetches, feed_dict), session)
+        options = options if options is not None else _compat.run_options()
+        request = self._hooks.before_run(run_context)
+        merge_run_options(options, request.options)
+        stepping = is_step_fn(fetches)
+        feeds = self._merged_feeds(feed_dict, request.feed_dict, stepping, fetches)
+        if stepping:
+            outputs = session.run_step(fetches, feeds, self._loop_length(session))
+            caller_results = outputs.numpy_outputs()
+        else:
+            caller_results = session.read(fetches)
+            outputs = session.last_outputs
+        hook_results = None
+        if request.fetches:
+            hook_results = fetches_lib.resolve(request.fetches, outputs, session.global_step_value)
+        run_metadata = run_metadata if run_metadata is not None else _compat.run_metadata()
+        self._hooks.after_run(run_context, SessionRunValues(hook_results, options, run_metadata))
+        self._stop_requested = self._stop_requested or run_context.stop_requested
+        return caller_results
+
+    @staticmethod
+    def _merged_feeds(user_feeds: dict | None, hook_feeds: dict, stepping: bool, fetches: Any) -> dict:
+        if user_feeds is not None and not isinstance(user_feeds, dict):
+            raise TypeError(_validation.invalid("feed_dict", user_feeds, "a dict of step-function keyword arguments or None"))
+        if not stepping:
+            if user_feeds:
+                raise TypeError(
+                    "Invalid value for argument `feed_dict`: a feed_dict applies only "
+                    f"when `fetches` is a step function. Received: fetches={fetches_lib.describe(fetches)}."
+                )
+            return {}
+        if not hook_feeds:
+            return dict(user_feeds or {})
+        if not user_feeds:
+            return dict(hook_feeds)
+        check_feed_conflicts(user_feeds, hook_feeds, "Same tensor is fed by a SessionRunHook and user.")
+        merged = dict(hook_feeds)
+        merged.update(user_feeds)
+        return merged
+
+    def _loop_length(self, session: StepSession) -> int:
+        """Steps for the next call: up to steps_per_loop, ending on the next
+        step some hook needs to see."""
+        limit = session.steps_per_loop
+        if limit == 1:
+            return 1
+        current = int(session.global_step_value())
+        trigger = self._hooks.next_trigger_step(current)
+        if trigger is not None and trigger > current:
+            limit = min(limit, trigger - current)
+        return max(1, limit)
+
+    def _close_internal(self, exception_type: Any) -> None:
+        if self._closed:
+            raise RuntimeError("Session is already closed.")
+        try:
+            if not exception_type and self._session is not None:
+                self._hooks.end(self._session)
+        finally:
+            self._closed = True
+            self._discard_session()
+
+
+class MonitoredSession(_MonitoredSessionBase):
+    """A session that runs hooks, restores checkpoints and recovers from
+    failures.
+
+    Creation calls `begin` on every hook, creates the session through
+    `session_creator` (restoring the latest checkpoint) and calls
+    `after_create_session`. Each `run` calls `before_run` / `after_run`
+    around a compiled step. `close` (or leaving the `with` block) calls
+    `end`; `tf.errors.OutOfRangeError` and `StopIteration` leaving the block
+    count as a normal end and are suppressed. On `AbortedError` or
+    `UnavailableError` the session is recreated (latest checkpoint restored,
+    `after_create_session` called again) and the call retried, up to
+    `max_recovery_attempts` times with exponential backoff (TF1 retried
+    forever, immediately).
+
+    Args:
+      session_creator: a `ChiefSessionCreator` (default) or
+        `WorkerSessionCreator`.
+      hooks: `SessionRunHook`s (km or TF1) run in list order.
+      stop_grace_period_secs: how long `close` waits for hook threads
+        registered with the coordinator.
+
+    Example:
+
+    ```python
+    def train_step(batch):
+        ...
+        return {"loss": loss}
+
+    with km.MonitoredSession(hooks=[km.hooks.StopAtStepHook(100)]) as sess:
+        while not sess.should_stop():
+            sess.run(train_step, feed_dict={"batch": iterator})
+    ```
+    """
+
+    def __init__(
+        self,
+        session_creator: SessionCreator | None = None,
+        hooks: Iterable[Any] | None = None,
+        stop_grace_period_secs: float = 120,
+    ):
+        super().__init__(session_creator, hooks, should_recover=True, stop_grace_period_secs=stop_grace_period_secs)
+
+
+class SingularMonitoredSession(_MonitoredSessionBase):
+    """A chief session without recovery, with access to the raw session.
+
+    Args:
+      hooks: `SessionRunHook`s run in list order.
+      scaffold: a `km.Scaffold`.
+      master: see `ChiefSessionCreator`.
+      config: see `ChiefSessionCreator`.
+      checkpoint_dir: restore the latest checkpoint found here.
+      stop_grace_period_secs: see `MonitoredSession`.
+      checkpoint_filename_with_path: restore this checkpoint instead.
+      strategy: the `tf.distribute.Strategy` to run under.
+      steps_per_loop: the most steps one `run` call may execute.
+      max_to_keep: checkpoints kept per directory.
+
+    Example:
+
+    ```python
+    with km.SingularMonitoredSession(checkpoint_dir=d) as sess:
+        sess.raw_session().run("global_step")
+    ```
+    """
+
+    def __init__(
+        self,
+        hooks: Iterable[Any] | None = None,
+        scaffold: Any = None,
+        master: str = "",
+        config: Any = None,
+        checkpoint_dir: str | None = None,
+        stop_grace_period_secs: float = 120,
+        checkpoint_filename_with_path: str | None = None,
+        *,
+        strategy: tf.distribute.Strategy | None = None,
+        steps_per_loop: int = 1,
+        max_to_keep: int | None = 5,
+    ):
+        creator = ChiefSessionCreator(
+            scaffold=scaffold,
+            master=master,
+            config=config,
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_filename_with_path=checkpoint_filename_with_path,
+            strategy=strategy,
+            steps_per_loop=steps_per_loop,
+            max_to_keep=max_to_keep,
+        )
+        super().__init__(creator, hooks, should_recover=False, stop_grace_period_secs=stop_grace_period_secs)
+
+    def raw_session(self) -> StepSession | None:
+        """The session handle (None once closed)."""
+        return self._session

@@ -1,0 +1,302 @@
+"""Session creators: make (and after a failure, remake) the session a
+`MonitoredSession` drives, restoring checkpoints the way TF1's chief and
+workers did."""
+
+from __future__ import annotations
+
+import abc
+import time
+from typing import Any
+
+import tensorflow as tf
+from absl import logging
+
+from keras_monitored import _compat
+from keras_monitored import _validation
+from keras_monitored import roles
+from keras_monitored import session_config
+from keras_monitored.checkpointing import SessionCheckpoints, latest_checkpoint
+from keras_monitored.global_step import get_or_create_global_step
+from keras_monitored.scaffold import as_scaffold
+from keras_monitored.step_session import StepSession
+
+_WAIT_POLL_SECS = 1.0
+_WAIT_LOG_SECS = 30.0
+
+
+def _check_strategy(strategy: Any) -> tf.distribute.Strategy | None:
+    if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(_validation.invalid("strategy", strategy, "a tf.distribute.Strategy or None"))
+    return strategy
+
+
+class SessionCreator(abc.ABC):
+    """Base class of the session factories given to `MonitoredSession`.
+
+    Subclasses implement `create_session()`; `prepare()` runs once before the
+    hooks' `begin` so the global step exists when they look it up.
+
+    Args:
+      scaffold: a `km.Scaffold` (or a TF1 Scaffold, translated).
+      master: accepted for TF1 compatibility (TPU address under TPUStrategy).
+      config: a `tf.compat.v1.ConfigProto`; thread settings are applied.
+      strategy: the `tf.distribute.Strategy` to run under (default: the
+        current one when the session is first created).
+      steps_per_loop: the most steps one `run` call may execute.
+      max_to_keep: checkpoints kept per directory.
+      is_chief: whether this process writes checkpoints and summaries.
+    """
+
+    def __init__(
+        self,
+        scaffold: Any = None,
+        master: str = "",
+        config: Any = None,
+        *,
+        strategy: tf.distribute.Strategy | None = None,
+        steps_per_loop: int = 1,
+        max_to_keep: int | None = 5,
+        is_chief: bool = True,
+    ):
+        self._scaffold = as_scaffold(scaffold)
+        self._master = session_config.check_master(master)
+        self._config = session_config.check_config(config)
+        self._strategy = _check_strategy(strategy)
+        self._steps_per_loop = _validation.check_int("steps_per_loop", steps_per_loop, minimum=1)
+        self._max_to_keep = _validation.check_int("max_to_keep", max_to_keep, minimum=1, allow_none=True)
+        self._is_chief = bool(is_chief)
+        self._checkpoints: SessionCheckpoints | None = None
+        self._global_step: tf.Variable | None = None
+        self._created_once = False
+
+    @property
+    def scaffold(self) -> Any:
+        return self._scaffold
+
+    @property
+    def strategy(self) -> tf.distribute.Strategy | None:
+        return self._strategy
+
+    @property
+    def is_chief(self) -> bool:
+        return self._is_chief
+
+    def prepare(self) -> None:
+        """Resolves the strategy and creates the global step (idempotent)."""
+        if self._checkpoints is not None:
+            return
+        session_config.apply_config(self._config)
+        session_config.report_master(self._master)
+        if self._strategy is None:
+            self._strategy = tf.distribute.get_strategy()
+        with self._strategy.scope():
+            self._global_step = self._scaffold.global_step
+            if self._global_step is None:
+                self._global_step = get_or_create_global_step()
+        self._checkpoints = SessionCheckpoints(
+            self._scaffold.checkpoint_items(), self._global_step, self._max_to_keep
+        )
+
+    @abc.abstractmethod
+    def create_session(self) -> StepSession:
+        """Creates a session handle, restored or initialised."""
+
+    def _new_session(self) -> StepSession:
+        self.prepare()
+        return StepSession(
+            strategy=self._strategy,
+            global_step=self._global_step,
+            advance_global_step=self._scaffold.global_step is None,
+            checkpoints=self._checkpoints,
+            scaffold=self._scaffold,
+            is_chief=self._is_chief,
+            steps_per_loop=self._steps_per_loop,
+        )
+
+    def _restore(self, session: StepSession, path: str) -> None:
+        with self._strategy.scope():
+            state = self._checkpoints.restore(path)
+        session.resync_global_step()
+        session.restored_checkpoint = path
+        session.restored_step = int(session.global_step_value())
+        session.restored_hook_state = state
+
+    def _initialize_once(self, session: StepSession) -> None:
+        if not self._created_once:
+            with self._strategy.scope():
+                self._scaffold.run_init_fn(session)
+
+
+class ChiefSessionCreator(SessionCreator):
+    """Creates the chief's session: restore the latest checkpoint, else run
+    `scaffold.init_fn` (first creation only; after a failure without a
+    checkpoint the variables keep their values).
+
+    Args:
+      scaffold: a `km.Scaffold`.
+      master: see `SessionCreator`.
+      config: see `SessionCreator`.
+      checkpoint_dir: restore the latest checkpoint found here.
+      checkpoint_filename_with_path: restore this checkpoint instead.
+      strategy: see `SessionCreator`.
+      steps_per_loop: see `SessionCreator`.
+      max_to_keep: see `SessionCreator`.
+
+    Raises:
+      ValueError: both `checkpoint_dir` and `checkpoint_filename_with_path`.
+
+    Example:
+
+    ```python
+    creator = km.ChiefSessionCreator(scaffold=scaffold, checkpoint_dir=d)
+    with km.MonitoredSession(session_creator=creator) as sess:
+        ...
+    ```
+    """
+
+    def __init__(
+        self,
+        scaffold: Any = None,
+        master: str = "",
+        config: Any = None,
+        checkpoint_dir: str | None = None,
+        checkpoint_filename_with_path: str | None = None,
+        *,
+        strategy: tf.distribute.Strategy | None = None,
+        steps_per_loop: int = 1,
+        max_to_keep: int | None = 5,
+    ):
+        super().__init__(
+            scaffold, master, config, strategy=strategy, steps_per_loop=steps_per_loop,
+            max_to_keep=max_to_keep, is_chief=True,
+        )
+        self._checkpoint_dir = _validation.check_optional_str("checkpoint_dir", checkpoint_dir)
+        self._checkpoint_filename_with_path = _validation.check_optional_str(
+            "checkpoint_filename_with_path", checkpoint_filename_with_path
+        )
+        if self._checkpoint_dir and self._checkpoint_filename_with_path:
+            raise ValueError(
+                "Can not provide both checkpoint_dir and checkpoint_filename_with_path. "
+                f"Received: checkpoint_dir={checkpoint_dir!r}, "
+                f"checkpoint_filename_with_path={checkpoint_filename_with_path!r}."
+            )
+
+    def create_session(self) -> StepSession:
+        session = self._new_session()
+        path = self._checkpoint_filename_with_path or latest_checkpoint(self._checkpoint_dir)
+        if path:
+            self._restore(session, path)
+        else:
+            self._initialize_once(session)
+        self._created_once = True
+        return session
+
+
+class WorkerSessionCreator(SessionCreator):
+    """Creates a non-chief worker's session.
+
+    Under a collective strategy (MultiWorkerMirrored) every worker restores
+    the same latest checkpoint of `checkpoint_dir` and none waits. Otherwise
+    (TF1-style `is_chief=False`) the worker waits up to `max_wait_secs` for the
+    chief's first checkpoint in `checkpoint_dir` and restores it; without a
+    `checkpoint_dir` it starts at once.
+
+    Args:
+      scaffold: a `km.Scaffold`.
+      master: see `SessionCreator`.
+      config: see `SessionCreator`.
+      max_wait_secs: how long to wait for the chief's checkpoint.
+      checkpoint_dir: where the chief writes checkpoints.
+      strategy: see `SessionCreator`.
+      steps_per_loop: see `SessionCreator`.
+      max_to_keep: see `SessionCreator`.
+
+    Raises:
+      ValueError: a negative `max_wait_secs`.
+    """
+
+    def __init__(
+        self,
+        scaffold: Any = None,
+        master: str = "",
+        config: Any = None,
+        max_wait_secs: float = 30 * 60,
+        *,
+        checkpoint_dir: str | None = None,
+        strategy: tf.distribute.Strategy | None = None,
+        steps_per_loop: int = 1,
+        max_to_keep: int | None = 5,
+    ):
+        super().__init__(
+            scaffold, master, config, strategy=strategy, steps_per_loop=steps_per_loop,
+            max_to_keep=max_to_keep, is_chief=False,
+        )
+        self._max_wait_secs = _validation.check_number("max_wait_secs", max_wait_secs, minimum=0)
+        self._checkpoint_dir = _validation.check_optional_str("checkpoint_dir", checkpoint_dir)
+
+    def create_session(self) -> StepSession:
+        session = self._new_session()
+        if roles.is_collective(self._strategy):
+            path = latest_checkpoint(self._checkpoint_dir)
+            if path:
+                self._restore(session, path)
+            else:
+                self._initialize_once(session)
+        elif self._checkpoint_dir:
+            self._restore(session, self._wait_for_checkpoint())
+        else:
+            logging.info("Worker session created; no checkpoint_dir to wait for.")
+        self._created_once = True
+        return session
+
+    def _wait_for_checkpoint(self) -> str:
+        start = time.monotonic()
+        last_log = start
+        while True:
+            path = latest_checkpoint(self._checkpoint_dir)
+            if path:
+                return path
+            now = time.monotonic()
+            if now - start >= self._max_wait_secs:
+                raise tf.errors.DeadlineExceededError(
+                    None,
+                    None,
+                    f"Session was not ready after waiting {int(self._max_wait_secs)} secs: "
+                    f"no checkpoint from the chief in {self._checkpoint_dir!r}.",
+                )
+            if now - last_log >= _WAIT_LOG_SECS:
+                logging.info("Waiting for the chief's first checkpoint in %s.", self._checkpoint_dir)
+                last_log = now
+            time.sleep(min(_WAIT_POLL_SECS, max(0.0, self._max_wait_secs - (now - start))))
+
+
+def as_session_creator(value: Any) -> SessionCreator:
+    """Returns a km creator for `value` (None, km, or a TF1 creator).
+
+    Raises:
+      TypeError: anything else.
+    """
+    if value is None:
+        return ChiefSessionCreator()
+    if isinstance(value, SessionCreator):
+        return value
+    if _compat.is_instance_of_tf1(value, "ChiefSessionCreator"):
+        return ChiefSessionCreator(
+            scaffold=_compat.private_attr(value, "_scaffold"),
+            master=_compat.private_attr(value, "_master", ""),
+            config=_compat.private_attr(value, "_config"),
+            checkpoint_dir=_compat.private_attr(value, "_checkpoint_dir"),
+            checkpoint_filename_with_path=_compat.private_attr(value, "_checkpoint_filename_with_path"),
+        )
+    if _compat.is_instance_of_tf1(value, "WorkerSessionCreator"):
+        return WorkerSessionCreator(
+            scaffold=_compat.private_attr(value, "_scaffold"),
+            master=_compat.private_attr(value, "_master", ""),
+            config=_compat.private_attr(value, "_config"),
+            max_wait_secs=_compat.private_attr(value, "_max_wait_secs", 30 * 60),
+        )
+    raise TypeError(
+        _validation.invalid(
+            "session_creator", value, "a km.ChiefSessionCreator, km.WorkerSessionCreator or None"
+        )
+    )

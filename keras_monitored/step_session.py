@@ -1,0 +1,336 @@
+"""StepSession: the TF2 stand-in for a raw `tf.Session`.
+
+A session creator makes one; `MonitoredSession` drives it; hooks receive it
+as `session` / `run_context.session`. `run(step_fn, feed_dict)` runs a step
+function compiled once with `tf.function` (per replica with `strategy.run`,
+advancing the global step inside the compiled function); `run(fetches)`
+with anything else reads fetches without running a step.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from keras_monitored import exposed_tensors
+from keras_monitored import fetches as fetches_lib
+from keras_monitored.checkpointing import CheckpointWriter, SessionCheckpoints, DEFAULT_BASENAME
+
+StepFn = Callable[..., Any]
+
+
+def is_step_fn(fetches: Any) -> bool:
+    """True if `run(fetches)` means "run this step function"."""
+    return callable(fetches) and not isinstance(fetches, (tf.Variable, tf.Tensor))
+
+
+def is_graph_iterator(value: Any) -> bool:
+    """True for iterators that are advanced inside the compiled step."""
+    return isinstance(value, (tf.data.Iterator, tf.distribute.DistributedIterator))
+
+
+def _is_host_iterator(value: Any) -> bool:
+    return isinstance(value, collections.abc.Iterator) and not is_graph_iterator(value)
+
+
+def _as_tensor_if_plain(value: Any) -> Any:
+    """Converts plain Python/numpy values to tensors so a new value does not
+    retrace the step; leaves tensors, composites and other objects alone."""
+    if isinstance(value, (bool, int, float, complex, np.ndarray, np.generic)):
+        return tf.convert_to_tensor(value)
+    return value
+
+
+def _reduce_replicas(strategy: tf.distribute.Strategy, value: Any) -> Any:
+    """Averages floating per-replica values; takes the first replica's others."""
+
+    def reduce(leaf):
+        if not isinstance(leaf, tf.distribute.DistributedValues):
+            return leaf
+        local = strategy.experimental_local_results(leaf)
+        if local and isinstance(local[0], tf.Tensor) and local[0].dtype.is_floating:
+            return strategy.reduce(tf.distribute.ReduceOp.MEAN, leaf, axis=None)
+        return local[0]
+
+    return tf.nest.map_structure(reduce, value)
+
+
+class StepSession:
+    """Runs compiled steps and reads fetches for one monitored session.
+
+    Args:
+      strategy: the `tf.distribute.Strategy` steps run under.
+      global_step: the global step variable.
+      advance_global_step: True if the session advances the global step
+        (False when the step function advances it itself).
+      checkpoints: what this session saves and restores.
+      scaffold: the scaffold the session was created from.
+      is_chief: whether this process writes checkpoints and summaries.
+      steps_per_loop: the most steps one `run` call may execute.
+    """
+
+    def __init__(
+        self,
+        *,
+        strategy: tf.distribute.Strategy,
+        global_step: tf.Variable,
+        advance_global_step: bool,
+        checkpoints: SessionCheckpoints,
+        scaffold: Any,
+        is_chief: bool = True,
+        steps_per_loop: int = 1,
+    ):
+        self._strategy = strategy
+        self._global_step = global_step
+        self._advance = advance_global_step
+        self._checkpoints = checkpoints
+        self._scaffold = scaffold
+        self._is_chief = is_chief
+        self._steps_per_loop = steps_per_loop
+        self._compiled: dict[Any, tuple[Callable[..., Any], Callable[..., Any]]] = {}
+        self._last_outputs: fetches_lib.StepOutputs | None = None
+        self._host_step: int | None = None
+        self._closed = False
+        self.restored_checkpoint: str | None = None
+        self.restored_step: int | None = None
+        self.restored_hook_state: dict[str, Any] | None = None
+        self.resync_global_step()
+
+    # -- what hooks see ---------------------------------------------------
+
+    @property
+    def strategy(self) -> tf.distribute.Strategy:
+        return self._strategy
+
+    @property
+    def scaffold(self) -> Any:
+        return self._scaffold
+
+    @property
+    def is_chief(self) -> bool:
+        return self._is_chief
+
+    @property
+    def steps_per_loop(self) -> int:
+        return self._steps_per_loop
+
+    @property
+    def graph(self) -> None:
+        """TF2 has no session graph; kept so TF1 code that reads it works."""
+        return None
+
+    @property
+    def global_step(self) -> tf.Variable:
+        """The global step variable."""
+        return self._global_step
+
+    @property
+    def last_outputs(self) -> fetches_lib.StepOutputs | None:
+        """Outputs of the last completed step, or None."""
+        return self._last_outputs
+
+    @property
+    def checkpoints(self) -> SessionCheckpoints:
+        return self._checkpoints
+
+    def global_step_value(self) -> np.int64:
+        """The global step now, as TF1's `session.run(global_step)` gave it.
+
+        When the session advances the global step it tracks the value on the
+        host (no device round trip); otherwise it reads the variable once per
+        step.
+        """
+        if self._host_step is None:
+            self._host_step = int(self._global_step.numpy())
+        return np.int64(self._host_step)
+
+    def resync_global_step(self) -> None:
+        """Forgets the host copy of the global step (read it again next time)."""
+        self._host_step = None
+
+    def checkpoint_writer(
+        self,
+        directory: str,
+        basename: str = DEFAULT_BASENAME,
+        items: Mapping[str, Any] | None = None,
+    ) -> CheckpointWriter:
+        """A writer that saves this session's checkpoint (or `items`) into
+        `directory`."""
+        return self._checkpoints.writer(directory, basename, items)
+
+    def run(self, fetches: Any, feed_dict: Mapping[str, Any] | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+        """Runs a step function (no hooks), or reads fetches.
+
+        Args:
+          fetches: a step function, or fetches (section 1 of the contract).
+          feed_dict: keyword arguments for a step function.
+          options: accepted for TF1 compatibility.
+          run_metadata: accepted for TF1 compatibility.
+
+        Returns:
+          numpy values: the step's outputs, or the fetches' values.
+        """
+        del options, run_metadata
+        self._check_open()
+        if is_step_fn(fetches):
+            return self.run_step(fetches, feed_dict or {}).numpy_outputs()
+        if feed_dict:
+            raise TypeError(
+                "Invalid value for argument `feed_dict`: a feed_dict applies only "
+                f"when `fetches` is a step function. Received: fetches={fetches_lib.describe(fetches)}, "
+                f"feed_dict keys={sorted(map(str, feed_dict))}."
+            )
+        return self.read(fetches)
+
+    def read(self, fetches: Any) -> Any:
+        """Evaluates fetches against the last completed step."""
+        self._check_open()
+        return fetches_lib.resolve(fetches, self._last_outputs, self.global_step_value)
+
+    # -- what the monitored session uses ----------------------------------
+
+    def run_step(self, step_fn: StepFn, feeds: Mapping[str, Any], num_steps: int = 1) -> fetches_lib.StepOutputs:
+        """Runs `num_steps` steps of `step_fn` in one compiled call.
+
+        Args:
+          step_fn: called as `step_fn(**feeds)`.
+          feeds: keyword arguments; `tf.data` / distributed iterators are
+            advanced inside the compiled step, Python iterators on the host.
+          num_steps: steps to run in this call (1 unless a loop is allowed).
+
+        Returns:
+          The outputs of the last step.
+
+        Raises:
+          tf.errors.OutOfRangeError: an iterator ran out (the global step
+            counts the steps that completed).
+          StopIteration: a Python iterator feed ran out.
+        """
+        self._check_open()
+        prepared, host_fed = self._prepare_feeds(feeds)
+        if host_fed and num_steps > 1:
+            logging.log_first_n(
+                logging.WARNING,
+                "A Python iterator feeds the step, so it runs one step per "
+                "call (steps_per_loop needs a tf.data or distributed iterator).",
+                1,
+            )
+            num_steps = 1
+        single, loop = self._compiled_for(step_fn)
+        try:
+            with self._strategy.scope():
+                if num_steps == 1:
+                    outputs, exposed = single(prepared)
+                else:
+                    outputs, exposed = loop(prepared, tf.constant(num_steps, tf.int32))
+        except Exception:
+            self.resync_global_step()
+            raise
+        if self._advance and self._host_step is not None:
+            self._host_step += num_steps
+        else:
+            self.resync_global_step()
+        self._last_outputs = fetches_lib.StepOutputs(outputs, exposed)
+        return self._last_outputs
+
+    def close(self) -> None:
+        """Releases the compiled steps; later runs raise RuntimeError."""
+        self._closed = True
+        self._compiled.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- internals ---------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("Run called on a closed session.")
+
+    def _prepare_feeds(self, feeds: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+        prepared: dict[str, Any] = {}
+        host_fed = False
+        for key, value in feeds.items():
+            if not isinstance(key, str) or not key.isidentifier():
+                raise TypeError(
+                    f"Invalid feed_dict key {fetches_lib.describe(key)}: feed keys are the "
+                    "step function's keyword argument names (str). TF1 "
+                    "placeholders have no TF2 meaning: pass the value as an "
+                    "argument of the step function instead."
+                )
+            if _is_host_iterator(value):
+                value = next(value)
+                host_fed = True
+                value = tf.nest.map_structure(_as_tensor_if_plain, value)
+            elif not is_graph_iterator(value):
+                value = _as_tensor_if_plain(value)
+            prepared[key] = value
+        return prepared, host_fed
+
+    def _compiled_for(self, step_fn: StepFn) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        compiled = self._compiled.get(step_fn)
+        if compiled is None:
+            compiled = self._compile(step_fn)
+            self._compiled[step_fn] = compiled
+        return compiled
+
+    def _compile(self, step_fn: StepFn) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        strategy = self._strategy
+        global_step = self._global_step if self._advance else None
+
+        def replica_step(feeds):
+            with exposed_tensors.collecting() as exposed:
+                outputs = step_fn(**feeds)
+            if isinstance(outputs, Mapping):
+                clashes = sorted(set(map(str, outputs)) & set(exposed))
+                if clashes:
+                    raise ValueError(
+                        f"km.expose names {clashes} are also outputs returned by "
+                        "the step function; use different names."
+                    )
+            return outputs, dict(exposed)
+
+        def step_body(feeds):
+            feeds = {key: (next(value) if is_graph_iterator(value) else value) for key, value in feeds.items()}
+            outputs, exposed = strategy.run(replica_step, args=(feeds,))
+            return _reduce_replicas(strategy, outputs), _reduce_replicas(strategy, exposed), tf.constant(True)
+
+        # The body is a nested function: its outputs (even the constant
+        # `done`) exist only once every stateful op in it -- iterator reads,
+        # asserts, updates -- has succeeded, so the global step never advances
+        # for a step that failed. Control dependencies on plain output tensors
+        # do not give that guarantee.
+        compiled_body = tf.function(step_body, reduce_retracing=True, autograph=True)
+
+        def one_step(feeds):
+            outputs, exposed, done = compiled_body(feeds)
+            if global_step is not None:
+                with tf.control_dependencies([done]):
+                    global_step.assign_add(1)
+            return outputs, exposed
+
+        def loop(feeds, num_steps):
+            first = one_step(feeds)
+
+            def body(index, carried):
+                del carried
+                return index + 1, one_step(feeds)
+
+            _, last = tf.while_loop(
+                lambda index, _: index < num_steps,
+                body,
+                (tf.constant(1, tf.int32), first),
+                parallel_iterations=1,
+            )
+            return last
+
+        name = getattr(step_fn, "__name__", "step")
+        single = tf.function(one_step, reduce_retracing=True, autograph=False)
+        looped = tf.function(loop, reduce_retracing=True, autograph=False)
+        logging.info("Compiling step function %s with tf.function.", name)
+        return single, looped

@@ -1,0 +1,213 @@
+"""MonitoredTrainingSession: TF1's factory for a training session with the
+standard checkpoint, summary and step-counter hooks on the chief."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import tensorflow as tf
+
+from keras_monitored import _validation
+from keras_monitored import roles
+from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
+from keras_monitored.monitored_session import MonitoredSession
+from keras_monitored.scaffold import as_scaffold
+from keras_monitored.session_creator import ChiefSessionCreator, WorkerSessionCreator
+
+
+class _UseDefault:
+    """Sentinel: "use TF1's default for this argument"."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "USE_DEFAULT"
+
+
+USE_DEFAULT = _UseDefault()
+
+
+def _resolve_every(steps: Any, secs: Any, default_steps: int | None, default_secs: float | None, steps_name: str, secs_name: str) -> tuple[int | None, float | None]:
+    """TF1's USE_DEFAULT rules for a (steps, secs) pair of arguments."""
+    if steps is USE_DEFAULT and secs is USE_DEFAULT:
+        steps, secs = default_steps, default_secs
+    elif secs is USE_DEFAULT:
+        secs = None
+    elif steps is USE_DEFAULT:
+        steps = None
+    steps = _validation.check_int(steps_name, steps, allow_none=True)
+    secs = _validation.check_number(secs_name, secs, allow_none=True)
+    if steps is not None and secs is not None and steps > 0 and secs > 0:
+        raise ValueError(
+            "Can not provide both every_secs and every_steps. "
+            f"Received: {steps_name}={steps!r}, {secs_name}={secs!r}."
+        )
+    return steps, secs
+
+
+def _positive(value: float | None) -> float | None:
+    """None for a disabled (None or <= 0) interval."""
+    return value if value is not None and value > 0 else None
+
+
+def MonitoredTrainingSession(  # pylint: disable=invalid-name
+    master: str = "",
+    is_chief: bool | None = None,
+    checkpoint_dir: str | None = None,
+    scaffold: Any = None,
+    hooks: Iterable[Any] | None = None,
+    chief_only_hooks: Iterable[Any] | None = None,
+    save_checkpoint_secs: Any = USE_DEFAULT,
+    save_summaries_steps: Any = USE_DEFAULT,
+    save_summaries_secs: Any = USE_DEFAULT,
+    config: Any = None,
+    stop_grace_period_secs: float = 120,
+    log_step_count_steps: int | None = 100,
+    max_wait_secs: float = 7200,
+    save_checkpoint_steps: Any = USE_DEFAULT,
+    summary_dir: str | None = None,
+    save_graph_def: bool = True,
+    *,
+    strategy: tf.distribute.Strategy | None = None,
+    steps_per_loop: int = 1,
+    max_to_keep: int | None = 5,
+) -> MonitoredSession:
+    """Creates a `MonitoredSession` for training, with TF1's defaults.
+
+    On the chief the hooks run in TF1's order: `chief_only_hooks`, then the
+    defaults (`StepCounterHook` every `log_step_count_steps`,
+    `SummarySaverHook` every `save_summaries_steps`/`secs` into `summary_dir`
+    (default: `checkpoint_dir`), `CheckpointSaverHook` every
+    `save_checkpoint_secs`/`steps` into `checkpoint_dir`), then `hooks`.
+    Checkpoints default to every 600 seconds, summaries to every 100 steps;
+    giving only one of a steps/secs pair disables the other. A non-chief
+    (outside a collective strategy) runs only `hooks`, as in TF1.
+
+    Args:
+      master: TF1 compatibility (TPU address under TPUStrategy).
+      is_chief: this process's role; None derives it from the strategy's
+        cluster resolver / TF_CONFIG (no cluster: chief).
+      checkpoint_dir: where checkpoints are restored from and saved to.
+      scaffold: a `km.Scaffold` (what to checkpoint, the global step).
+      hooks: `SessionRunHook`s for every task.
+      chief_only_hooks: `SessionRunHook`s for the chief only.
+      save_checkpoint_secs: checkpoint every N seconds (default 600).
+      save_summaries_steps: summaries every N steps (default 100).
+      save_summaries_secs: summaries every N seconds.
+      config: a `tf.compat.v1.ConfigProto`; thread settings are applied.
+      stop_grace_period_secs: see `MonitoredSession`.
+      log_step_count_steps: log and summarise global_step/sec every N steps.
+      max_wait_secs: how long a worker waits for the chief's checkpoint.
+      save_checkpoint_steps: checkpoint every N steps.
+      summary_dir: where summaries go (default: `checkpoint_dir`).
+      save_graph_def: TF1 compatibility (TF2 has no graph to write).
+      strategy: the `tf.distribute.Strategy` (default: the current one).
+      steps_per_loop: the most steps one `run` call may execute.
+      max_to_keep: how many checkpoints to keep.
+
+    Returns:
+      A `MonitoredSession`.
+
+    Raises:
+      ValueError: both steps and secs given for checkpoints or summaries, or
+        an out-of-range value.
+      TypeError: an argument of the wrong type.
+
+    Example:
+
+    ```python
+    with km.MonitoredTrainingSession(
+            checkpoint_dir="/tmp/run", save_checkpoint_steps=100,
+            scaffold=km.Scaffold(checkpoint=tf.train.Checkpoint(model=m)),
+            hooks=[km.hooks.StopAtStepHook(last_step=1000)]) as sess:
+        while not sess.should_stop():
+            sess.run(train_step, feed_dict={"batch": iterator})
+    ```
+    """
+    save_summaries_steps, save_summaries_secs = _resolve_every(
+        save_summaries_steps, save_summaries_secs, 100, None,
+        "save_summaries_steps", "save_summaries_secs",
+    )
+    save_checkpoint_steps, save_checkpoint_secs = _resolve_every(
+        save_checkpoint_steps, save_checkpoint_secs, None, 600,
+        "save_checkpoint_steps", "save_checkpoint_secs",
+    )
+    if is_chief is not None:
+        _validation.check_bool("is_chief", is_chief)
+    checkpoint_dir = _validation.check_optional_str("checkpoint_dir", checkpoint_dir)
+    summary_dir = _validation.check_optional_str("summary_dir", summary_dir) or checkpoint_dir
+    log_step_count_steps = _validation.check_int("log_step_count_steps", log_step_count_steps, allow_none=True)
+    _validation.check_number("max_wait_secs", max_wait_secs, minimum=0)
+    _validation.check_bool("save_graph_def", save_graph_def)
+    scaffold = as_scaffold(scaffold)
+    if strategy is None:
+        strategy = tf.distribute.get_strategy()
+    elif not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(_validation.invalid("strategy", strategy, "a tf.distribute.Strategy or None"))
+    common = dict(strategy=strategy, steps_per_loop=steps_per_loop, max_to_keep=max_to_keep)
+
+    if not roles.resolve_is_chief(is_chief, strategy):
+        creator = WorkerSessionCreator(
+            scaffold=scaffold, master=master, config=config,
+            max_wait_secs=max_wait_secs, checkpoint_dir=checkpoint_dir, **common,
+        )
+        return MonitoredSession(
+            session_creator=creator, hooks=list(hooks or []),
+            stop_grace_period_secs=stop_grace_period_secs,
+        )
+
+    all_hooks: list[Any] = list(chief_only_hooks or [])
+    all_hooks.extend(
+        default_chief_hooks(
+            scaffold=scaffold,
+            checkpoint_dir=checkpoint_dir,
+            summary_dir=summary_dir,
+            log_step_count_steps=log_step_count_steps,
+            save_summaries_steps=save_summaries_steps,
+            save_summaries_secs=save_summaries_secs,
+            save_checkpoint_steps=save_checkpoint_steps,
+            save_checkpoint_secs=save_checkpoint_secs,
+            save_graph_def=save_graph_def,
+        )
+    )
+    all_hooks.extend(hooks or [])
+    creator = ChiefSessionCreator(
+        scaffold=scaffold, master=master, config=config, checkpoint_dir=checkpoint_dir, **common,
+    )
+    return MonitoredSession(
+        session_creator=creator, hooks=all_hooks, stop_grace_period_secs=stop_grace_period_secs,
+    )
+
+
+def default_chief_hooks(
+    *,
+    scaffold: Any,
+    checkpoint_dir: str | None,
+    summary_dir: str | None,
+    log_step_count_steps: int | None,
+    save_summaries_steps: int | None,
+    save_summaries_secs: float | None,
+    save_checkpoint_steps: int | None,
+    save_checkpoint_secs: float | None,
+    save_graph_def: bool,
+) -> list[Any]:
+    """The hooks TF1's MonitoredTrainingSession added on the chief, in order."""
+    default_hooks: list[Any] = []
+    save_checkpoint_steps = _positive(save_checkpoint_steps)
+    save_checkpoint_secs = _positive(save_checkpoint_secs)
+    if checkpoint_dir and (save_checkpoint_steps or save_checkpoint_secs):
+        default_hooks.append(
+            CheckpointSaverHook(
+                checkpoint_dir,
+                save_steps=save_checkpoint_steps,
+                save_secs=save_checkpoint_secs,
+                scaffold=scaffold,
+                save_graph_def=save_graph_def,
+            )
+        )
+    return default_hooks

@@ -1,0 +1,304 @@
+"""MonitoredSession lifecycle, feeds, run_step_fn and recovery."""
+
+from __future__ import annotations
+
+import threading
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_monitored as km
+
+tf1 = tf.compat.v1
+
+
+class Calls(km.SessionRunHook):
+    def __init__(self, log):
+        self.log = log
+
+    def begin(self):
+        self.log.append("begin")
+
+    def after_create_session(self, session, coord):
+        self.log.append(f"create@{int(session.run('global_step'))}")
+
+    def before_run(self, run_context):
+        self.log.append("before")
+
+    def after_run(self, run_context, run_values):
+        self.log.append("after")
+
+    def end(self, session):
+        self.log.append(f"end@{int(session.run('global_step'))}")
+
+
+def counter_step():
+    return {"one": tf.constant(1.0)}
+
+
+def test_global_step_advances_inside_the_step_and_not_on_failure():
+    def step(fail):
+        tf.debugging.assert_equal(fail, False)
+        return {}
+
+    with km.SingularMonitoredSession() as sess:
+        sess.run(step, feed_dict={"fail": False})
+        sess.run(step, feed_dict={"fail": False})
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            sess.run(step, feed_dict={"fail": True})
+        assert sess.raw_session().run("global_step") == 2
+        assert km.get_global_step().numpy() == 2
+
+
+def test_legacy_lookup_finds_the_same_global_step():
+    with km.SingularMonitoredSession():
+        assert tf1.train.get_global_step() is km.get_global_step()
+        assert km.get_global_step().dtype == tf.int64
+
+
+def test_scaffold_global_step_is_advanced_by_the_step_itself():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.SGD(0.1)
+    optimizer.build(model.trainable_variables)
+
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(tf.ones((2, 1))) ** 2)
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return {"loss": loss}
+
+    scaffold = km.Scaffold(global_step=optimizer.iterations)
+    with km.MonitoredSession(
+        session_creator=km.ChiefSessionCreator(scaffold=scaffold), hooks=[km.StopAtStepHook(last_step=3)]
+    ) as sess:
+        while not sess.should_stop():
+            sess.run(step)
+    assert int(optimizer.iterations.numpy()) == 3
+    assert km.get_global_step() is None  # the session did not create its own
+
+
+def test_iterator_feed_runs_out_and_with_block_ends_cleanly():
+    log = []
+    iterator = iter(tf.data.Dataset.range(3).map(lambda i: tf.cast(i, tf.float32)))
+    values = []
+    with km.MonitoredSession(hooks=[Calls(log)]) as sess:
+        while not sess.should_stop():
+            values.append(float(sess.run(lambda x: {"x": x * 2}, feed_dict={"x": iterator})["x"]))
+    assert values == [0.0, 2.0, 4.0]
+    # The failed 4th run has before_run but no after_run; end sees step 3.
+    assert log == ["begin", "create@0"] + ["before", "after"] * 3 + ["before", "end@3"]
+    assert sess.should_stop()
+
+
+def test_python_iterator_feed_is_advanced_on_the_host():
+    batches = iter([np.float32(1.5), np.float32(2.5)])
+    outputs = []
+    with km.MonitoredSession() as sess:
+        while not sess.should_stop():
+            outputs.append(float(sess.run(lambda x: {"y": x + 1}, feed_dict={"x": batches})["y"]))
+    assert outputs == [2.5, 3.5]
+
+
+def test_new_feed_values_do_not_retrace():
+    traces = []
+
+    def step(scale):
+        traces.append(1)
+        return {"y": scale * 2.0}
+
+    with km.SingularMonitoredSession() as sess:
+        results = [float(sess.run(step, feed_dict={"scale": float(v)})["y"]) for v in range(5)]
+    assert results == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert len(traces) == 1
+
+
+def test_exception_in_step_skips_end_and_propagates():
+    log = []
+
+    def bad_step():
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        with km.MonitoredSession(hooks=[Calls(log)]) as sess:
+            sess.run(counter_step)
+            sess.run(bad_step)
+    assert log == ["begin", "create@0", "before", "after", "before"]
+
+
+def test_close_twice_and_run_after_close_raise_runtime_error():
+    sess = km.MonitoredSession()
+    sess.run(counter_step)
+    sess.close()
+    assert sess.should_stop()
+    with pytest.raises(RuntimeError, match="Session is already closed."):
+        sess.close()
+    with pytest.raises(RuntimeError, match="closed session"):
+        sess.run(counter_step)
+
+
+def test_feed_dict_with_a_read_is_a_type_error():
+    with km.SingularMonitoredSession() as sess:
+        with pytest.raises(TypeError, match="applies only when `fetches` is a step function"):
+            sess.run("global_step", feed_dict={"x": 1})
+
+
+def test_placeholder_like_feed_key_is_a_type_error():
+    with km.SingularMonitoredSession() as sess:
+        with pytest.raises(TypeError, match="feed keys are the step function's keyword argument names"):
+            sess.run(counter_step, feed_dict={tf.constant(1.0).ref(): 2.0})
+
+
+def test_run_step_fn_with_raw_session_and_hooks():
+    log = []
+
+    def step_fn(step_context):
+        step_context.session.run(counter_step)  # a raw step: no hooks
+        result = step_context.run_with_hooks(counter_step)
+        if step_context.session.run("global_step") >= 4:
+            step_context.request_stop()
+        return result
+
+    with km.MonitoredSession(hooks=[Calls(log)]) as sess:
+        while not sess.should_stop():
+            sess.run_step_fn(step_fn)
+    assert log == ["begin", "create@0", "before", "after", "before", "after", "end@4"]
+
+
+def test_run_step_fn_accepts_method_with_self():
+    class Runner:
+        def step(self, step_context):
+            return step_context.run_with_hooks(counter_step)
+
+    with km.SingularMonitoredSession() as sess:
+        assert sess.run_step_fn(Runner().step) == {"one": 1.0}
+
+
+def test_recovery_from_aborted_error_raised_while_running(tmp_path):
+    """A feed that fails the way a remote input service does, once."""
+    log = []
+
+    def batches():
+        yield np.float32(1.0)
+        raise tf.errors.AbortedError(None, None, "input worker restarted")
+
+    class Restartable:
+        def __init__(self):
+            self.inner = batches()
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            try:
+                return next(self.inner)
+            except tf.errors.AbortedError:
+                self.inner = batches()
+                raise
+
+    weight = tf.Variable(1.0)
+
+    def step(x):
+        weight.assign_add(x)
+        return {"w": weight.read_value()}
+
+    creator = km.ChiefSessionCreator(scaffold=km.Scaffold(checkpoint={"w": weight}), checkpoint_dir=str(tmp_path))
+    hooks = [km.CheckpointSaverHook(str(tmp_path), save_steps=100), Calls(log)]
+    feed = Restartable()
+    with km.MonitoredSession(session_creator=creator, hooks=hooks) as sess:
+        assert sess.run(step, feed_dict={"x": feed}) == {"w": 2.0}
+        # Aborts, recreates the session (restoring w=1 from step 0), retries.
+        assert sess.run(step, feed_dict={"x": feed}) == {"w": 2.0}
+    assert log == ["begin", "create@0", "before", "after", "before", "create@0", "before", "after", "end@1"]
+
+
+def test_recovery_gives_up_after_max_attempts():
+    log = []
+
+    class AlwaysAbort(km.SessionRunHook):
+        def after_run(self, run_context, run_values):
+            raise tf.errors.UnavailableError(None, None, "still down")
+
+    class FastSession(km.MonitoredSession):
+        max_recovery_attempts = 3
+        recovery_backoff_secs = 0.0
+
+    with pytest.raises(tf.errors.UnavailableError, match="still down"):
+        with FastSession(hooks=[Calls(log), AlwaysAbort()]) as sess:
+            sess.run(counter_step)
+    # No checkpoint: each recreated session keeps the variables (and the
+    # global step the failed run had reached); the 4th failure is re-raised.
+    assert log == [
+        "begin", "create@0", "before", "after",
+        "create@1", "before", "after",
+        "create@2", "before", "after",
+        "create@3", "before", "after",
+    ]
+
+
+def test_singular_session_does_not_recover():
+    class Abort(km.SessionRunHook):
+        def after_run(self, run_context, run_values):
+            raise tf.errors.AbortedError(None, None, "aborted")
+
+    with pytest.raises(tf.errors.AbortedError):
+        with km.SingularMonitoredSession(hooks=[Abort()]) as sess:
+            sess.run(counter_step)
+
+
+def test_coordinator_threads_are_joined_and_their_errors_raised():
+    stopped = threading.Event()
+
+    class ThreadHook(km.SessionRunHook):
+        def after_create_session(self, session, coord):
+            def work():
+                coord.wait_for_stop()
+                stopped.set()
+
+            thread = threading.Thread(target=work, daemon=True)
+            coord.register_thread(thread)
+            thread.start()
+            self.coord = coord
+
+    hook = ThreadHook()
+    with km.MonitoredSession(hooks=[hook]) as sess:
+        sess.run(counter_step)
+    assert stopped.wait(5)
+
+    hook = ThreadHook()
+    sess = km.SingularMonitoredSession(hooks=[hook])
+    try:
+        raise ValueError("thread failed")
+    except ValueError as error:
+        hook.coord.request_stop(error)  # what a failing hook thread does
+    with pytest.raises(ValueError, match="thread failed"):
+        sess.should_stop()
+
+
+def test_tf1_session_creator_and_scaffold_are_translated(tmp_path):
+    weight = tf.Variable(3.0)
+    ckpt = tf.train.Checkpoint(w=weight)
+    calls = []
+    tf1_scaffold = tf1.train.Scaffold(saver=ckpt, init_fn=lambda scaffold, session: calls.append(session))
+    creator = tf1.train.ChiefSessionCreator(scaffold=tf1_scaffold, checkpoint_dir=str(tmp_path))
+    with km.MonitoredSession(session_creator=creator, hooks=[km.CheckpointSaverHook(str(tmp_path), save_steps=1)]) as sess:
+        sess.run(counter_step)
+    assert len(calls) == 1 and isinstance(calls[0], km.StepSession)
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path)))
+    assert reader.get_tensor("w/.ATTRIBUTES/VARIABLE_VALUE") == 3.0
+
+
+def test_run_options_and_metadata_reach_hooks():
+    seen = []
+
+    class Traced(km.SessionRunHook):
+        def before_run(self, run_context):
+            return km.SessionRunArgs(None, options=tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE))
+
+        def after_run(self, run_context, run_values):
+            seen.append((run_values.options.trace_level, type(run_values.run_metadata).__name__, run_values.results))
+
+    with km.MonitoredSession(hooks=[Traced()]) as sess:
+        sess.run(counter_step, options=tf1.RunOptions(timeout_in_ms=5))
+    assert seen == [(tf1.RunOptions.FULL_TRACE, "RunMetadata", None)]
