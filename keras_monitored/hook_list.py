@@ -48,6 +48,27 @@ def merge_run_options(options: Any, incoming: Any) -> None:
     )
 
 
+def defer_until_hooks_done(session: Any, action: Any) -> None:
+    """Runs `action` once every hook has finished the current phase.
+
+    A checkpoint saved from a hook's `after_run` (or `end`) must hold the
+    state of *all* hooks after this step, including hooks later in the list;
+    so saves wait until the phase is over. Sessions without deferral run the
+    action at once.
+    """
+    defer = getattr(session, "defer", None)
+    if defer is None:
+        action()
+    else:
+        defer(action)
+
+
+def _finish_phase(session: Any, completed: bool) -> None:
+    finish = getattr(session, "run_deferred", None)
+    if finish is not None:
+        finish(completed)
+
+
 def is_hook(value: Any) -> bool:
     """True for anything with the five SessionRunHook methods."""
     return all(callable(getattr(value, name, None)) for name in _HOOK_METHODS)
@@ -107,8 +128,13 @@ class HookList(SessionRunHook):
             hook.begin()
 
     def after_create_session(self, session: Any, coord: Any) -> None:
-        for hook in self._hooks:
-            hook.after_create_session(session, coord)
+        completed = False
+        try:
+            for hook in self._hooks:
+                hook.after_create_session(session, coord)
+            completed = True
+        finally:
+            _finish_phase(session, completed)
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
         """Collects every hook's request.
@@ -142,19 +168,29 @@ class HookList(SessionRunHook):
     def after_run(self, run_context: Any, run_values: Any) -> None:
         """Hands each hook its own results (None if it asked for nothing)."""
         results = run_values.results or {}
-        for index, hook in enumerate(self._hooks):
-            hook.after_run(
-                run_context,
-                SessionRunValues(
-                    results=results.get(index),
-                    options=run_values.options,
-                    run_metadata=run_values.run_metadata,
-                ),
-            )
+        completed = False
+        try:
+            for index, hook in enumerate(self._hooks):
+                hook.after_run(
+                    run_context,
+                    SessionRunValues(
+                        results=results.get(index),
+                        options=run_values.options,
+                        run_metadata=run_values.run_metadata,
+                    ),
+                )
+            completed = True
+        finally:
+            _finish_phase(run_context.session, completed)
 
     def end(self, session: Any) -> None:
-        for hook in self._hooks:
-            hook.end(session)
+        completed = False
+        try:
+            for hook in self._hooks:
+                hook.end(session)
+            completed = True
+        finally:
+            _finish_phase(session, completed)
 
     def next_trigger_step(self, global_step: int) -> int | None:
         """The earliest step any hook needs a step boundary at (None: no hook

@@ -17,6 +17,7 @@ Two optional methods go beyond TF1:
 from __future__ import annotations
 
 import collections
+import collections.abc
 from typing import Any
 
 
@@ -90,6 +91,11 @@ class SessionRunArgs(collections.namedtuple("SessionRunArgs", ["fetches", "feed_
     __slots__ = ()
 
     def __new__(cls, fetches: Any, feed_dict: dict | None = None, options: Any = None):
+        if feed_dict is not None and not isinstance(feed_dict, collections.abc.Mapping):
+            raise TypeError(
+                f"Invalid value for argument `feed_dict`. Received: feed_dict={feed_dict!r}. "
+                "Expected a dict of step-function keyword arguments or None."
+            )
         return super().__new__(cls, fetches, feed_dict, options)
 
 
@@ -117,6 +123,11 @@ class SessionRunContext:
     """
 
     def __init__(self, original_args: SessionRunArgs, session: Any):
+        if not (hasattr(original_args, "fetches") and hasattr(original_args, "feed_dict")):
+            raise TypeError(
+                f"Invalid value for argument `original_args`. Received: original_args={original_args!r}. "
+                "Expected a SessionRunArgs."
+            )
         self._original_args = original_args
         self._session = session
         self._stop_requested = False

@@ -95,6 +95,7 @@ class StepSession:
         self._last_outputs: fetches_lib.StepOutputs | None = None
         self._host_step: int | None = None
         self._closed = False
+        self._deferred: list[Callable[[], Any]] = []
         self.restored_checkpoint: str | None = None
         self.restored_step: int | None = None
         self.restored_hook_state: dict[str, Any] | None = None
@@ -161,6 +162,17 @@ class StepSession:
         """A writer that saves this session's checkpoint (or `items`) into
         `directory`."""
         return self._checkpoints.writer(directory, basename, items)
+
+    def defer(self, action: Callable[[], Any]) -> None:
+        """Queues `action` until every hook has finished the current phase."""
+        self._deferred.append(action)
+
+    def run_deferred(self, completed: bool = True) -> None:
+        """Runs the queued actions in order (drops them if the phase failed)."""
+        pending, self._deferred = self._deferred, []
+        if completed:
+            for action in pending:
+                action()
 
     def run(self, fetches: Any, feed_dict: Mapping[str, Any] | None = None, options: Any = None, run_metadata: Any = None) -> Any:
         """Runs a step function (no hooks), or reads fetches.

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from keras_monitored import _validation
 from keras_monitored import roles
+from keras_monitored.hook_list import HookList
 from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
 from keras_monitored.monitored_session import MonitoredSession
 from keras_monitored.scaffold import as_scaffold
@@ -145,6 +146,8 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     _validation.check_number("max_wait_secs", max_wait_secs, minimum=0)
     _validation.check_bool("save_graph_def", save_graph_def)
     scaffold = as_scaffold(scaffold)
+    hooks = HookList(hooks, name="hooks").hooks
+    chief_only_hooks = HookList(chief_only_hooks, name="chief_only_hooks").hooks
     if strategy is None:
         strategy = tf.distribute.get_strategy()
     elif not isinstance(strategy, tf.distribute.Strategy):
@@ -157,11 +160,11 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
             max_wait_secs=max_wait_secs, checkpoint_dir=checkpoint_dir, **common,
         )
         return MonitoredSession(
-            session_creator=creator, hooks=list(hooks or []),
+            session_creator=creator, hooks=hooks,
             stop_grace_period_secs=stop_grace_period_secs,
         )
 
-    all_hooks: list[Any] = list(chief_only_hooks or [])
+    all_hooks: list[Any] = list(chief_only_hooks)
     all_hooks.extend(
         default_chief_hooks(
             scaffold=scaffold,
@@ -175,7 +178,7 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
             save_graph_def=save_graph_def,
         )
     )
-    all_hooks.extend(hooks or [])
+    all_hooks.extend(hooks)
     creator = ChiefSessionCreator(
         scaffold=scaffold, master=master, config=config, checkpoint_dir=checkpoint_dir, **common,
     )

@@ -208,14 +208,18 @@ def _checkpoint_steps(directory):
 
 def checkpoint_saver_listener_timing(program, tmp_path):
     """A TF1 CheckpointSaverHook instance (translated on the km side) with a
-    TF1 listener: saves at creation, every 2 steps and at the end."""
+    TF1 listener: saves at creation, every 2 steps and at the end.
+
+    The saver hook is last: km saves once every hook finished the phase (so
+    the checkpoint holds all hooks' state), which is TF1's order exactly
+    when the saver is the last hook (see test_checkpoint_saver_hook.py)."""
     trace = []
     directory = str(tmp_path / program.kind)
     program.build()
     saver_hook = program.hook_in_graph(
         lambda: tf1.train.CheckpointSaverHook(directory, save_steps=2, listeners=[ListenerRecorder(trace)])
     )
-    with program.session(hooks=[saver_hook, program.recorder(trace), program.stop_at_step(last_step=5)]) as sess:
+    with program.session(hooks=[program.recorder(trace), program.stop_at_step(last_step=5), saver_hook]) as sess:
         _loop_until_stop(program, sess)
     return trace, _checkpoint_steps(directory)
 

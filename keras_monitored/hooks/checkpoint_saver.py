@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Sequence
 
 import tensorflow as tf
@@ -11,7 +12,8 @@ from absl import logging
 from keras_monitored import _compat
 from keras_monitored import _validation
 from keras_monitored.checkpointing import DEFAULT_BASENAME
-from keras_monitored.hooks.timer import SecondOrStepTimer
+from keras_monitored.hook_list import defer_until_hooks_done
+from keras_monitored.hooks.timer import Clock, SecondOrStepTimer
 from keras_monitored.scaffold import as_scaffold
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
 
@@ -50,6 +52,10 @@ class CheckpointSaverHook(SessionRunHook):
     """Saves a checkpoint at session creation, every N steps or seconds, and at
     the end.
 
+    A save decided in `after_run` (or `end`) happens once every hook has
+    finished that phase for the step, so the checkpoint holds the state of
+    all hooks after the step (TF1 saved in the middle of the hook list).
+
     What is saved: the session's checkpoint (its `Scaffold.checkpoint`, the
     global step and the hooks' state), unless the hook is given its own
     `scaffold` or `saver` (a `tf.train.Checkpoint`). Files are
@@ -67,6 +73,7 @@ class CheckpointSaverHook(SessionRunHook):
       listeners: `CheckpointSaverListener`s called around each save.
       save_graph_def: accepted for TF1 compatibility; TF2 has no graph to
         write.
+      clock: the time source for `save_secs` (tests pass a fake clock).
 
     Raises:
       ValueError: both `saver` and `scaffold`; neither or both of `save_secs`
@@ -90,6 +97,8 @@ class CheckpointSaverHook(SessionRunHook):
         scaffold: Any = None,
         listeners: Sequence[Any] | None = None,
         save_graph_def: bool = True,
+        *,
+        clock: Clock = time.time,
     ):
         logging.info("Create CheckpointSaverHook.")
         if saver is not None and scaffold is not None:
@@ -113,7 +122,7 @@ class CheckpointSaverHook(SessionRunHook):
             )
         self._saver = saver
         self._scaffold = as_scaffold(scaffold) if scaffold is not None else None
-        self._timer = SecondOrStepTimer(every_secs=save_secs, every_steps=save_steps)
+        self._timer = SecondOrStepTimer(every_secs=save_secs, every_steps=save_steps, clock=clock)
         self._listeners = _check_listeners(listeners)
         self._save_graph_def = _validation.check_bool("save_graph_def", save_graph_def)
         self._writer = None
@@ -136,12 +145,12 @@ class CheckpointSaverHook(SessionRunHook):
             self._checkpoint_dir, self._basename, items=self._items_for(session)
         )
         global_step = int(session.run("global_step"))
+        self._timer.update_last_triggered_step(global_step)
         if _restored_here(session, self._writer, global_step):
             logging.info("Checkpoint for step %d was just restored; not saving it again.", global_step)
-        else:
-            # As in TF1, a stop asked for by this first save's listeners is ignored.
-            self._save(session, global_step)
-        self._timer.update_last_triggered_step(global_step)
+            return
+        # As in TF1, a stop asked for by this first save's listeners is ignored.
+        defer_until_hooks_done(session, lambda: self._save(session, global_step))
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
         del run_context
@@ -149,17 +158,26 @@ class CheckpointSaverHook(SessionRunHook):
 
     def after_run(self, run_context: Any, run_values: Any) -> None:
         global_step = int(run_values.results)
-        if self._timer.should_trigger_for_step(global_step):
-            self._timer.update_last_triggered_step(global_step)
+        if not self._timer.should_trigger_for_step(global_step):
+            return
+        self._timer.update_last_triggered_step(global_step)
+
+        def save():
             if self._save(run_context.session, global_step):
                 run_context.request_stop()
 
+        defer_until_hooks_done(run_context.session, save)
+
     def end(self, session: Any) -> None:
         last_step = int(session.run("global_step"))
-        if last_step != self._timer.last_triggered_step():
-            self._save(session, last_step)
-        for listener in self._listeners:
-            listener.end(session, last_step)
+
+        def finish():
+            if last_step != self._timer.last_triggered_step():
+                self._save(session, last_step)
+            for listener in self._listeners:
+                listener.end(session, last_step)
+
+        defer_until_hooks_done(session, finish)
 
     def next_trigger_step(self, global_step: int) -> int | None:
         """The next step a steps-based save happens at."""

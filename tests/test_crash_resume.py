@@ -1,0 +1,73 @@
+"""Kill the example training binary with SIGKILL mid-run; it resumes from the
+last complete checkpoint with the saved variable values (real processes)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import tensorflow as tf
+
+from examples import train as example
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def latest_step(directory):
+    path = tf.train.latest_checkpoint(directory)
+    return (int(path.rsplit("-", 1)[1]), path) if path else (None, None)
+
+
+def digest_of(checkpoint_path):
+    model = example.build_model()
+    tf.train.Checkpoint(model=model).restore(checkpoint_path).expect_partial()
+    return example.weights_digest(model)
+
+
+def start_example(checkpoint_dir, *flags):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
+    return subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "examples", "train.py"), f"--checkpoint_dir={checkpoint_dir}", *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+    )
+
+
+def test_sigkill_mid_run_then_resume(tmp_path):
+    checkpoint_dir = str(tmp_path / "run")
+    proc = start_example(checkpoint_dir, "--max_steps=100000000", "--save_checkpoint_steps=40", "--log_every_n_steps=1000")
+    deadline = time.time() + 180
+    try:
+        while time.time() < deadline:
+            step, _ = latest_step(checkpoint_dir) if os.path.isdir(checkpoint_dir) else (None, None)
+            if step is not None and step >= 120:
+                break
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the example never reached step 120")
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    killed_at, path = latest_step(checkpoint_dir)
+    assert killed_at >= 120 and killed_at % 40 == 0
+    expected_digest = digest_of(path)
+
+    resumed = subprocess.run(
+        [sys.executable, os.path.join(REPO, "examples", "train.py"), f"--checkpoint_dir={checkpoint_dir}",
+         f"--max_steps={killed_at + 25}", "--save_checkpoint_steps=40"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO),
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    start = re.search(r"start global_step=(\d+) weights_digest=(\w+)", resumed.stdout)
+    assert start, resumed.stdout
+    assert int(start.group(1)) == killed_at
+    assert start.group(2) == expected_digest
+    assert f"done global_step={killed_at + 25}" in resumed.stdout
+    assert latest_step(checkpoint_dir)[0] == killed_at + 25
