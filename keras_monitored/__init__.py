@@ -11,8 +11,18 @@ from keras_monitored.global_step import reset_global_step
 from keras_monitored.hook_list import HookList
 from keras_monitored.hooks import CheckpointSaverHook
 from keras_monitored.hooks import CheckpointSaverListener
+from keras_monitored.hooks import FeedFnHook
+from keras_monitored.hooks import FinalOpsHook
+from keras_monitored.hooks import GlobalStepWaiterHook
+from keras_monitored.hooks import LoggingTensorHook
+from keras_monitored.hooks import NanLossDuringTrainingError
+from keras_monitored.hooks import NanTensorHook
+from keras_monitored.hooks import ProfilerHook
+from keras_monitored.hooks import ProgressBarHook
 from keras_monitored.hooks import SecondOrStepTimer
+from keras_monitored.hooks import StepCounterHook
 from keras_monitored.hooks import StopAtStepHook
+from keras_monitored.hooks import SummarySaverHook
 from keras_monitored.monitored_session import MonitoredSession
 from keras_monitored.monitored_session import SingularMonitoredSession
 from keras_monitored.monitored_session import StepContext
@@ -34,9 +44,17 @@ __all__ = [
     "CheckpointSaverHook",
     "CheckpointSaverListener",
     "ChiefSessionCreator",
+    "FeedFnHook",
+    "FinalOpsHook",
+    "GlobalStepWaiterHook",
     "HookList",
+    "LoggingTensorHook",
     "MonitoredSession",
     "MonitoredTrainingSession",
+    "NanLossDuringTrainingError",
+    "NanTensorHook",
+    "ProfilerHook",
+    "ProgressBarHook",
     "Scaffold",
     "SecondOrStepTimer",
     "SessionCreator",
@@ -46,8 +64,10 @@ __all__ = [
     "SessionRunValues",
     "SingularMonitoredSession",
     "StepContext",
+    "StepCounterHook",
     "StepSession",
     "StopAtStepHook",
+    "SummarySaverHook",
     "USE_DEFAULT",
     "WorkerSessionCreator",
     "expose",

@@ -43,8 +43,14 @@ def private_attr(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
+def set_private_attr(obj: Any, name: str, value: Any) -> None:
+    """Writes a result back into a private attribute of a TF1 object."""
+    setattr(obj, name, value)
+
+
 def tf1_timer_settings(timer: Any) -> tuple[float | None, int | None]:
-    """(every_secs, every_steps) of a TF1 `SecondOrStepTimer`."""
+    """(every_secs, every_steps) of a TF1 `SecondOrStepTimer` ((None, None)
+    for its `NeverTriggerTimer`)."""
     return (
         private_attr(timer, "_every_secs"),
         private_attr(timer, "_every_steps"),
@@ -118,3 +124,11 @@ def run_options() -> Any:
 def run_metadata() -> Any:
     """A fresh TF1 `RunMetadata` proto."""
     return tf.compat.v1.RunMetadata()
+
+
+def write_event(writer: Any, serialized_event: bytes) -> None:
+    """Writes a serialized `tf.Event` through a `tf.summary` writer, in order
+    with its summaries (for events `tf.summary` has no API for)."""
+    from tensorflow.python.ops import gen_summary_ops  # pylint: disable=import-outside-toplevel
+
+    gen_summary_ops.import_event(writer._resource, serialized_event)  # pylint: disable=protected-access

@@ -89,6 +89,41 @@ def describe(fetch: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def _leaf_problem(fetch: Any) -> str | None:
+    """Why `fetch` cannot be fetched, or None if it can."""
+    if isinstance(fetch, str) or _compat.is_variable(fetch) or _compat.is_eager_tensor(fetch):
+        return None
+    if _compat.is_symbolic_tensor(fetch):
+        return (
+            f"{describe(fetch)} is a graph tensor and cannot be fetched: TF2 has no graph to evaluate it in. "
+            "Return it from the step function (e.g. `return {'loss': loss}`) or "
+            "publish it with `km.expose('name', tensor)` inside the step, then "
+            "fetch it by name"
+        )
+    if callable(fetch):
+        return None
+    return (
+        f"{describe(fetch)} has invalid type {type(fetch).__name__}: expected a "
+        "step-output name (str), a tf.Variable, a zero-argument callable, or a "
+        "list/tuple/dict/namedtuple of them"
+    )
+
+
+def check_fetches(name: str, fetches: Any) -> Any:
+    """Validates fetches given to a constructor, naming the argument.
+
+    Raises:
+      TypeError: a leaf that can never be fetched (a graph tensor, a number).
+    """
+    if fetches is None:
+        raise TypeError(f"Invalid value for argument `{name}`. Received: {name}=None. Expected fetches.")
+    for leaf in tf.nest.flatten(fetches):
+        problem = _leaf_problem(leaf)
+        if problem is not None:
+            raise TypeError(f"Invalid value for argument `{name}`. Received: {name}={describe(fetches)}; {problem}.")
+    return fetches
+
+
 def resolve(
     fetches: Any,
     outputs: StepOutputs | None,
@@ -113,25 +148,12 @@ def resolve(
     def resolve_leaf(fetch: Any) -> Any:
         if isinstance(fetch, str):
             return _resolve_name(fetch, outputs, global_step)
-        if _compat.is_variable(fetch):
+        problem = _leaf_problem(fetch)
+        if problem is not None:
+            raise TypeError(f"Fetch {problem}.")
+        if _compat.is_variable(fetch) or _compat.is_eager_tensor(fetch):
             return fetch.numpy()
-        if _compat.is_symbolic_tensor(fetch):
-            raise TypeError(
-                f"Cannot fetch the graph tensor {describe(fetch)}: TF2 has no "
-                "graph to evaluate it in. Return it from the step function "
-                "(e.g. `return {'loss': loss}`) or publish it with "
-                f"`km.expose('name', tensor)` inside the step, then fetch it by "
-                "name."
-            )
-        if _compat.is_eager_tensor(fetch):
-            return fetch.numpy()
-        if callable(fetch):
-            return to_numpy(fetch())
-        raise TypeError(
-            f"Fetch {describe(fetch)} has invalid type {type(fetch).__name__}: "
-            "expected a step-output name (str), a tf.Variable, a zero-argument "
-            "callable, or a list/tuple/dict/namedtuple of them."
-        )
+        return to_numpy(fetch())
 
     if fetches is None:
         raise TypeError(

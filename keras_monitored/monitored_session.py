@@ -201,6 +201,7 @@ class _MonitoredSessionBase:
 
     def _create_session(self) -> None:
         session = self._creator.create_session()
+        session.attach_hooks(self._hooks)
         session.checkpoints.hook_state.provider = self._hooks.get_state
         if session.restored_hook_state:
             self._hooks.set_state(session.restored_hook_state)
@@ -246,14 +247,15 @@ class _MonitoredSessionBase:
         if self.should_stop():
             raise RuntimeError("Run called even after should_stop requested.")
         session = self._session
-        run_context = SessionRunContext(SessionRunArgs(fetches, feed_dict), session)
+        stepping = is_step_fn(fetches)
+        num_steps = self._loop_length(session, feed_dict) if stepping else 0
+        run_context = SessionRunContext(SessionRunArgs(fetches, feed_dict), session, num_steps=num_steps)
         options = options if options is not None else _compat.run_options()
         request = self._hooks.before_run(run_context)
         merge_run_options(options, request.options)
-        stepping = is_step_fn(fetches)
         feeds = self._merged_feeds(feed_dict, request.feed_dict, stepping, fetches)
         if stepping:
-            outputs = session.run_step(fetches, feeds, self._loop_length(session))
+            outputs = session.run_step(fetches, feeds, num_steps)
             caller_results = outputs.numpy_outputs()
         else:
             caller_results = session.read(fetches)
@@ -286,10 +288,10 @@ class _MonitoredSessionBase:
         merged.update(user_feeds)
         return merged
 
-    def _loop_length(self, session: StepSession) -> int:
+    def _loop_length(self, session: StepSession, feed_dict: dict | None) -> int:
         """Steps for the next call: up to steps_per_loop, ending on the next
         step some hook needs to see."""
-        limit = session.steps_per_loop
+        limit = session.loop_limit(feed_dict)
         if limit == 1:
             return 1
         current = int(session.global_step_value())

@@ -120,9 +120,11 @@ class SessionRunContext:
     Args:
       original_args: the caller's `SessionRunArgs(fetches, feed_dict)`.
       session: the session handle (`session.run(fetches)` reads fetches).
+      num_steps: how many steps this run executes (more than 1 inside a
+        multi-step loop; 0 for a read that runs no step). Not in TF1.
     """
 
-    def __init__(self, original_args: SessionRunArgs, session: Any):
+    def __init__(self, original_args: SessionRunArgs, session: Any, num_steps: int = 1):
         if not (hasattr(original_args, "fetches") and hasattr(original_args, "feed_dict")):
             raise TypeError(
                 f"Invalid value for argument `original_args`. Received: original_args={original_args!r}. "
@@ -130,6 +132,7 @@ class SessionRunContext:
             )
         self._original_args = original_args
         self._session = session
+        self._num_steps = int(num_steps)
         self._stop_requested = False
 
     @property
@@ -141,6 +144,11 @@ class SessionRunContext:
     def session(self) -> Any:
         """The session handle."""
         return self._session
+
+    @property
+    def num_steps(self) -> int:
+        """Steps this run executes (0 for a read)."""
+        return self._num_steps
 
     @property
     def stop_requested(self) -> bool:

@@ -10,6 +10,7 @@ with anything else reads fetches without running a step.
 from __future__ import annotations
 
 import collections.abc
+import types
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -18,9 +19,12 @@ from absl import logging
 
 from keras_monitored import exposed_tensors
 from keras_monitored import fetches as fetches_lib
+from keras_monitored.step_summaries import StepSummaryRecorder, summary_step_after
 from keras_monitored.checkpointing import CheckpointWriter, SessionCheckpoints, DEFAULT_BASENAME
 
 StepFn = Callable[..., Any]
+# Step functions kept compiled per session; the oldest is dropped past this.
+_MAX_COMPILED_STEPS = 64
 
 
 def is_step_fn(fetches: Any) -> bool:
@@ -43,6 +47,25 @@ def _as_tensor_if_plain(value: Any) -> Any:
     if isinstance(value, (bool, int, float, complex, np.ndarray, np.generic)):
         return tf.convert_to_tensor(value)
     return value
+
+
+def _compile_key(step_fn: StepFn) -> Any:
+    """What identifies a step function for the compile cache.
+
+    A lambda or nested function re-created on every iteration
+    (`sess.run(lambda: step(model))`) is the same code over the same
+    captured objects, so it shares one compiled function instead of
+    retracing every call. Anything else is keyed by itself.
+    """
+    if not isinstance(step_fn, types.FunctionType):
+        return step_fn
+    cells = []
+    for cell in step_fn.__closure__ or ():
+        try:
+            cells.append(id(cell.cell_contents))
+        except ValueError:  # an empty cell
+            cells.append(None)
+    return (step_fn.__code__, tuple(cells), id(step_fn.__defaults__), id(step_fn.__kwdefaults__), id(step_fn.__globals__))
 
 
 def _reduce_replicas(strategy: tf.distribute.Strategy, value: Any) -> Any:
@@ -96,6 +119,8 @@ class StepSession:
         self._host_step: int | None = None
         self._closed = False
         self._deferred: list[Callable[[], Any]] = []
+        self._summary_recorder: StepSummaryRecorder | None = None
+        self._hooks: Any = None
         self.restored_checkpoint: str | None = None
         self.restored_step: int | None = None
         self.restored_hook_state: dict[str, Any] | None = None
@@ -163,6 +188,38 @@ class StepSession:
         `directory`."""
         return self._checkpoints.writer(directory, basename, items)
 
+    def record_step_summaries(self, destination: Any) -> tf.Variable:
+        """Makes the step's `tf.summary` calls write to `destination` (a log
+        directory or a `tf.summary.SummaryWriter`) on demand.
+
+        Returns:
+          A target variable: assign it the global step (after the step) of a
+          step whose summaries should be written.
+
+        Raises:
+          ValueError: another directory already records this session's steps
+            (a step function has one default writer).
+        """
+        if self._summary_recorder is None:
+            self._summary_recorder = StepSummaryRecorder(destination)
+        elif not self._summary_recorder.writes_to(destination):
+            raise ValueError(
+                f"The step's tf.summary calls already go to {self._summary_recorder.destination!r}; "
+                f"a second SummarySaverHook cannot record them into {destination!r}. Give it "
+                "`summary_op` (output names to write) instead."
+            )
+        return self._summary_recorder.add_target()
+
+    def attach_hooks(self, hooks: Any) -> None:
+        """Lets the session answer questions about its hooks (last_step_hint)."""
+        self._hooks = hooks
+
+    def last_step_hint(self) -> int | None:
+        """The earliest `last_step` a hook will stop at, if any is known."""
+        steps = [getattr(h, "last_step", None) for h in (self._hooks or [])]
+        steps = [int(s) for s in steps if s is not None]
+        return min(steps) if steps else None
+
     def defer(self, action: Callable[[], Any]) -> None:
         """Queues `action` until every hook has finished the current phase."""
         self._deferred.append(action)
@@ -198,6 +255,22 @@ class StepSession:
             )
         return self.read(fetches)
 
+    def loop_limit(self, feeds: Mapping[str, Any] | None) -> int:
+        """The most steps one call may run with these feeds.
+
+        `steps_per_loop`, or 1 when a Python iterator feeds the step (it is
+        advanced on the host, once per call).
+        """
+        if self._steps_per_loop > 1 and any(_is_host_iterator(v) for v in (feeds or {}).values()):
+            logging.log_first_n(
+                logging.WARNING,
+                "A Python iterator feeds the step, so it runs one step per "
+                "call (steps_per_loop needs a tf.data or distributed iterator).",
+                1,
+            )
+            return 1
+        return self._steps_per_loop
+
     def read(self, fetches: Any) -> Any:
         """Evaluates fetches against the last completed step."""
         self._check_open()
@@ -225,13 +298,10 @@ class StepSession:
         self._check_open()
         prepared, host_fed = self._prepare_feeds(feeds)
         if host_fed and num_steps > 1:
-            logging.log_first_n(
-                logging.WARNING,
-                "A Python iterator feeds the step, so it runs one step per "
-                "call (steps_per_loop needs a tf.data or distributed iterator).",
-                1,
+            raise ValueError(
+                f"Invalid value for argument `num_steps`. Received: num_steps={num_steps}. "
+                "A Python iterator feeds the step, so each call runs one step."
             )
-            num_steps = 1
         single, loop = self._compiled_for(step_fn)
         try:
             with self._strategy.scope():
@@ -285,11 +355,16 @@ class StepSession:
         return prepared, host_fed
 
     def _compiled_for(self, step_fn: StepFn) -> tuple[Callable[..., Any], Callable[..., Any]]:
-        compiled = self._compiled.get(step_fn)
-        if compiled is None:
-            compiled = self._compile(step_fn)
-            self._compiled[step_fn] = compiled
-        return compiled
+        key = _compile_key(step_fn)
+        entry = self._compiled.get(key)
+        if entry is None:
+            # The entry keeps `step_fn` (and so its closure) alive, so the
+            # ids in its key cannot be reused by other objects.
+            entry = (step_fn, self._compile(step_fn))
+            self._compiled[key] = entry
+            if len(self._compiled) > _MAX_COMPILED_STEPS:
+                del self._compiled[next(iter(self._compiled))]
+        return entry[1]
 
     def _compile(self, step_fn: StepFn) -> tuple[Callable[..., Any], Callable[..., Any]]:
         strategy = self._strategy
@@ -307,9 +382,16 @@ class StepSession:
                     )
             return outputs, dict(exposed)
 
+        recorder = self._summary_recorder
+        step_variable = self._global_step
+
         def step_body(feeds):
             feeds = {key: (next(value) if is_graph_iterator(value) else value) for key, value in feeds.items()}
-            outputs, exposed = strategy.run(replica_step, args=(feeds,))
+            if recorder is None:
+                outputs, exposed = strategy.run(replica_step, args=(feeds,))
+            else:
+                with recorder.recording(summary_step_after(step_variable)):
+                    outputs, exposed = strategy.run(replica_step, args=(feeds,))
             return _reduce_replicas(strategy, outputs), _reduce_replicas(strategy, exposed), tf.constant(True)
 
         # The body is a nested function: its outputs (even the constant

@@ -11,6 +11,8 @@ from keras_monitored import _validation
 from keras_monitored import roles
 from keras_monitored.hook_list import HookList
 from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
+from keras_monitored.hooks.step_counter import StepCounterHook
+from keras_monitored.hooks.summary_saver import SummarySaverHook
 from keras_monitored.monitored_session import MonitoredSession
 from keras_monitored.scaffold import as_scaffold
 from keras_monitored.session_creator import ChiefSessionCreator, WorkerSessionCreator
@@ -201,6 +203,20 @@ def default_chief_hooks(
 ) -> list[Any]:
     """The hooks TF1's MonitoredTrainingSession added on the chief, in order."""
     default_hooks: list[Any] = []
+    if summary_dir:
+        if log_step_count_steps and log_step_count_steps > 0:
+            default_hooks.append(StepCounterHook(output_dir=summary_dir, every_n_steps=log_step_count_steps))
+        save_summaries_steps = _positive(save_summaries_steps)
+        save_summaries_secs = _positive(save_summaries_secs)
+        if save_summaries_steps or save_summaries_secs:
+            default_hooks.append(
+                SummarySaverHook(
+                    scaffold=scaffold,
+                    save_steps=save_summaries_steps,
+                    save_secs=save_summaries_secs,
+                    output_dir=summary_dir,
+                )
+            )
     save_checkpoint_steps = _positive(save_checkpoint_steps)
     save_checkpoint_secs = _positive(save_checkpoint_secs)
     if checkpoint_dir and (save_checkpoint_steps or save_checkpoint_secs):

@@ -20,6 +20,13 @@ tf1 = tf.compat.v1
 LEARNING_RATE = 0.01
 
 
+def _nan_factor(step_before, nan_at):
+    """1.0, or NaN from the step whose global step (after it) is `nan_at`."""
+    if nan_at is None:
+        return tf.constant(1.0)
+    return tf.where(step_before >= nan_at - 1, tf.constant(float("nan")), tf.constant(1.0))
+
+
 def _input_for_step(step):
     """The input of a step: a function of the global step (or example index),
     so a run restored to an earlier step sees the same data on both sides
@@ -140,24 +147,28 @@ class TF1Program:
         self.graph = tf.Graph()
         self._graph_context = None
 
-    def build(self, num_examples=None, fail_at=None):
+    def build(self, num_examples=None, fail_at=None, nan_at=None):
         with self.graph.as_default():
             self.global_step = tf1.train.get_or_create_global_step()
             self.w = tf1.get_variable("w", initializer=0.5, use_resource=True)
+            # One read of the global step, ordered before the increment below
+            # (another read in the same run could see either value).
+            step_before = tf.identity(self.global_step.read_value())
             if num_examples is None:
-                x = _input_for_step(self.global_step.read_value())
+                x = _input_for_step(step_before)
             else:
                 dataset = tf.data.Dataset.range(num_examples).map(_input_for_step)
                 x = tf1.data.make_one_shot_iterator(dataset).get_next()
             self.learning_rate = tf1.placeholder_with_default(tf.constant(LEARNING_RATE), [])
             checks = []
             if fail_at is not None:
-                checks.append(tf1.assert_less(self.global_step.read_value(), tf.constant(fail_at - 1, tf.int64)))
+                checks.append(tf1.assert_less(step_before, tf.constant(fail_at - 1, tf.int64)))
             with tf.control_dependencies(checks):
                 w_value = self.w.read_value()
-            self.loss = tf.square(w_value * x - 1.0)
+            self.loss = tf.square(w_value * x - 1.0) * _nan_factor(step_before, nan_at)
             grad = 2.0 * (w_value * x - 1.0) * x
-            update = self.w.assign_sub(self.learning_rate * grad)
+            with tf.control_dependencies([step_before]):
+                update = self.w.assign_sub(self.learning_rate * grad)
             with tf.control_dependencies([update]):
                 increment = self.global_step.assign_add(1)
             with tf.control_dependencies([increment]):
@@ -165,6 +176,8 @@ class TF1Program:
                 self.w_after = tf.identity(self.w.read_value())
             self.train_op = tf.group(increment)
             self.hook_fetches = {"loss": self.loss, "step": self.step_after, "w": self.w_after}
+            # Reads without side effects, safe to evaluate outside a step.
+            self.state_fetches = {"w": tf.identity(self.w.read_value()), "step": tf.identity(self.global_step.read_value())}
 
     def recorder(self, trace, name="rec"):
         return Recorder(trace, self.hook_fetches, self.global_step, name)
@@ -191,10 +204,10 @@ class TF1Program:
 
     def run(self, sess, feed_learning_rate=None):
         feed = {self.learning_rate: feed_learning_rate} if feed_learning_rate is not None else None
-        return sess.run({"loss": self.loss}, feed_dict=feed)
+        return {"loss": sess.run({"loss": self.loss, "train": self.train_op}, feed_dict=feed)["loss"]}
 
     def run_with_hooks(self, step_context):
-        return step_context.run_with_hooks({"loss": self.loss})
+        return {"loss": step_context.run_with_hooks({"loss": self.loss, "train": self.train_op})["loss"]}
 
     def stop_at_step(self, **kwargs):
         with self.graph.as_default():
@@ -204,13 +217,18 @@ class TF1Program:
         with self.graph.as_default():
             return factory()
 
+    def hook(self, name, *args, **kwargs):
+        """A TF1 standard hook, built in this program's graph."""
+        with self.graph.as_default():
+            return getattr(tf1.train, name)(*args, **kwargs)
+
 
 class KMProgram:
     """The scenario's model as a km step function."""
 
     kind = "km"
 
-    def build(self, num_examples=None, fail_at=None):
+    def build(self, num_examples=None, fail_at=None, nan_at=None):
         km.reset_global_step()
         self.global_step = km.get_or_create_global_step()
         self.w = tf.Variable(0.5, name="w")
@@ -225,13 +243,14 @@ class KMProgram:
             if fail_at is not None:
                 tf.debugging.assert_less(global_step.read_value(), tf.constant(fail_at - 1, tf.int64))
             w_value = w.read_value()
-            loss = tf.square(w_value * x - 1.0)
+            loss = tf.square(w_value * x - 1.0) * _nan_factor(global_step.read_value(), nan_at)
             grad = 2.0 * (w_value * x - 1.0) * x
             w.assign_sub(learning_rate * grad)
             return {"loss": loss}
 
         self.train_step = train_step
         self.hook_fetches = {"loss": "loss", "step": "global_step", "w": self.w}
+        self.state_fetches = {"w": self.w, "step": "global_step"}
 
     def recorder(self, trace, name="rec"):
         return Recorder(trace, self.hook_fetches, "global_step", name)
@@ -268,6 +287,10 @@ class KMProgram:
 
     def hook_in_graph(self, factory):
         return factory()
+
+    def hook(self, name, *args, **kwargs):
+        """A TF1 standard hook built with the TF1 class (km translates it)."""
+        return getattr(tf1.train, name)(*args, **kwargs)
 
 
 def outcome_of(function: Callable[[], Any]) -> tuple[str, str]:

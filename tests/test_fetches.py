@@ -99,7 +99,7 @@ def test_graph_tensor_raises_type_error_with_advice(model):
     _, step = model
     with tf.Graph().as_default():
         graph_tensor = tf.constant(1.0, name="logits")
-    with pytest.raises(TypeError, match=r"graph tensor .*logits.*km\.expose"):
+    with pytest.raises(TypeError, match=r"logits.* is a graph tensor and cannot be fetched.*km\.expose"):
         run_once(step, {"logits": graph_tensor})
 
 

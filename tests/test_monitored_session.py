@@ -302,3 +302,22 @@ def test_run_options_and_metadata_reach_hooks():
     with km.MonitoredSession(hooks=[Traced()]) as sess:
         sess.run(counter_step, options=tf1.RunOptions(timeout_in_ms=5))
     assert seen == [(tf1.RunOptions.FULL_TRACE, "RunMetadata", None)]
+
+
+def test_a_lambda_recreated_each_iteration_compiles_once():
+    traces = []
+    weight = tf.Variable(0.0)
+
+    def body(amount):
+        traces.append(1)
+        return {"w": weight.assign_add(amount)}
+
+    other = tf.Variable(100.0)
+    with km.SingularMonitoredSession() as sess:
+        for _ in range(5):
+            sess.run(lambda: body(1.0))
+        assert weight.numpy() == 5.0 and len(traces) == 1
+        # Same code over other captured objects is another function.
+        for target in (weight, other):
+            sess.run(lambda: {"v": target.assign_add(1.0)})
+        assert weight.numpy() == 6.0 and other.numpy() == 101.0

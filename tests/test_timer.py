@@ -66,3 +66,15 @@ def test_next_trigger_step():
 def test_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message.replace(".", r"\.")):
         SecondOrStepTimer(**kwargs)
+
+
+def test_state_round_trip_resumes_the_cadence():
+    clock = FakeClock()
+    timer = SecondOrStepTimer(every_steps=10, clock=clock)
+    timer.update_last_triggered_step(30)
+    resumed = SecondOrStepTimer(every_steps=10, clock=clock)
+    resumed.set_state(timer.get_state())
+    assert not resumed.should_trigger_for_step(35) and resumed.should_trigger_for_step(40)
+    fresh = SecondOrStepTimer(every_steps=10)
+    fresh.set_state({"last_triggered_step": None})
+    assert fresh.should_trigger_for_step(1)

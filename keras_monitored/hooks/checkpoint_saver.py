@@ -122,7 +122,9 @@ class CheckpointSaverHook(SessionRunHook):
             )
         self._saver = saver
         self._scaffold = as_scaffold(scaffold) if scaffold is not None else None
-        self._timer = SecondOrStepTimer(every_secs=save_secs, every_steps=save_steps, clock=clock)
+        self._timer = SecondOrStepTimer(
+            every_secs=save_secs, every_steps=save_steps, clock=clock, arg_names=("save_secs", "save_steps")
+        )
         self._listeners = _check_listeners(listeners)
         self._save_graph_def = _validation.check_bool("save_graph_def", save_graph_def)
         self._writer = None

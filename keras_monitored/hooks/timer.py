@@ -24,6 +24,8 @@ class SecondOrStepTimer:
       every_steps: fire when the global step is this far past the last
         trigger.
       clock: returns the current time in seconds (default `time.time`).
+      arg_names: the names of the two intervals in the caller's signature,
+        for error messages (a hook's `save_secs`, `save_steps`).
 
     Raises:
       ValueError: neither or both of `every_secs` and `every_steps`, or a
@@ -46,7 +48,9 @@ class SecondOrStepTimer:
         every_steps: int | None = None,
         *,
         clock: Clock = time.time,
+        arg_names: tuple[str, str] = ("every_secs", "every_steps"),
     ):
+        secs_name, steps_name = arg_names
         if every_secs is None and every_steps is None:
             raise ValueError(
                 "Either every_secs or every_steps should be provided. "
@@ -57,8 +61,8 @@ class SecondOrStepTimer:
                 "Can not provide both every_secs and every_steps. "
                 f"Received: every_secs={every_secs!r}, every_steps={every_steps!r}."
             )
-        self._every_secs = _validation.check_number("every_secs", every_secs, strictly_positive=True, allow_none=True)
-        self._every_steps = _validation.check_int("every_steps", every_steps, minimum=1, allow_none=True)
+        self._every_secs = _validation.check_number(secs_name, every_secs, strictly_positive=True, allow_none=True)
+        self._every_steps = _validation.check_int(steps_name, every_steps, minimum=1, allow_none=True)
         self._clock = _validation.check_callable("clock", clock, allow_none=False)
         self.reset()
 
@@ -104,6 +108,19 @@ class SecondOrStepTimer:
     def last_triggered_step(self) -> int | None:
         """The step of the last trigger, or None."""
         return self._last_triggered_step
+
+    def get_state(self) -> dict[str, int | None]:
+        """What a resumed timer needs: the step of the last trigger."""
+        return {"last_triggered_step": self._last_triggered_step}
+
+    def set_state(self, state: dict[str, int | None]) -> None:
+        """Resumes from `get_state()`: the last trigger counts as now."""
+        step = state.get("last_triggered_step")
+        if step is None:
+            self.reset()
+            return
+        self._last_triggered_step = int(step)
+        self._last_triggered_time = self._clock()
 
     def next_trigger_step(self, step: int) -> int | None:
         """The first global step > `step` at which a steps timer fires.
