@@ -4,10 +4,12 @@ Import as `import keras_monitored as km`.
 """
 
 from keras_monitored import hooks
+from keras_monitored.callback_hook import CallbackHook
 from keras_monitored.exposed_tensors import expose
 from keras_monitored.global_step import get_global_step
 from keras_monitored.global_step import get_or_create_global_step
 from keras_monitored.global_step import reset_global_step
+from keras_monitored.hook_callback import HookCallback
 from keras_monitored.hook_list import HookList
 from keras_monitored.hooks import CheckpointSaverHook
 from keras_monitored.hooks import CheckpointSaverListener
@@ -41,12 +43,14 @@ from keras_monitored.training_session import MonitoredTrainingSession
 __version__ = "0.1.0"
 
 __all__ = [
+    "CallbackHook",
     "CheckpointSaverHook",
     "CheckpointSaverListener",
     "ChiefSessionCreator",
     "FeedFnHook",
     "FinalOpsHook",
     "GlobalStepWaiterHook",
+    "HookCallback",
     "HookList",
     "LoggingTensorHook",
     "MonitoredSession",

@@ -83,6 +83,20 @@ def is_variable(value: Any) -> bool:
     return isinstance(value, keras.Variable)
 
 
+def as_tf_variable(value: Any) -> Any:
+    """The `tf.Variable` behind a Keras 3 variable (itself for a tf.Variable)."""
+    if isinstance(value, tf.Variable):
+        return value
+    inner = getattr(value, "value", None)
+    return inner if isinstance(inner, tf.Variable) else value
+
+
+def read_scalar(variable: Any) -> int:
+    """The value of an integer scalar variable, with one op (no identity copy;
+    this read happens once per step)."""
+    return int(as_tf_variable(variable).value().numpy())
+
+
 def variable_dtype(value: Any) -> tf.DType:
     """The TF dtype of a TF or Keras variable."""
     return tf.as_dtype(value.dtype)
@@ -132,3 +146,57 @@ def write_event(writer: Any, serialized_event: bytes) -> None:
     from tensorflow.python.ops import gen_summary_ops  # pylint: disable=import-outside-toplevel
 
     gen_summary_ops.import_event(writer._resource, serialized_event)  # pylint: disable=protected-access
+
+
+# Keras callbacks' own (private) attributes that make up their resumable
+# state. Keras does not save them (keras-team/keras#17012).
+_KERAS_CALLBACK_STATE = {
+    "EarlyStopping": ("wait", "stopped_epoch", "best", "best_epoch"),
+    "ModelCheckpoint": ("best", "_batches_seen_since_last_saving", "_last_batch_seen", "_current_epoch"),
+    "ReduceLROnPlateau": ("best", "wait", "cooldown_counter"),
+}
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    return value
+
+
+def keras_callback_state(callback: Any) -> Any:
+    """The JSON-serialisable resumable state of a Keras callback, or None."""
+    import keras  # pylint: disable=import-outside-toplevel
+
+    get_state = getattr(callback, "get_state", None)
+    if callable(get_state):
+        return {"custom": get_state()}
+    for class_name, attributes in _KERAS_CALLBACK_STATE.items():
+        if isinstance(callback, getattr(keras.callbacks, class_name)):
+            return {"attributes": {name: _plain(getattr(callback, name, None)) for name in attributes}}
+    if isinstance(callback, keras.callbacks.CSVLogger):
+        return {"csv_started": True}
+    return None
+
+
+def restore_keras_callback_state(callback: Any, state: Any, before_train_begin: bool) -> None:
+    """Gives a Keras callback back its state (around its `on_train_begin`,
+    which resets much of it)."""
+    if not state:
+        return
+    if before_train_begin:
+        if state.get("csv_started"):
+            callback.append = True  # keep the rows the interrupted run wrote
+        return
+    if "custom" in state and callable(getattr(callback, "set_state", None)):
+        callback.set_state(state["custom"])
+    for name, value in (state.get("attributes") or {}).items():
+        setattr(callback, name, value)
+
+
+def start_keras_callback_at_step(callback: Any, global_step: int) -> None:
+    """Aligns a callback's own step counter with the global step, so its
+    summaries continue across restarts (Keras's TensorBoard restarts at 0)."""
+    import keras  # pylint: disable=import-outside-toplevel
+
+    if isinstance(callback, keras.callbacks.TensorBoard):
+        callback._global_train_batch = int(global_step)  # pylint: disable=protected-access

@@ -80,7 +80,7 @@ class StepOutputs:
 
 def output_name(fetch: str) -> str:
     """Maps a TF1 tensor name (`"loss:0"`) to an output name (`"loss"`)."""
-    return _TENSOR_NAME_SUFFIX.sub("", fetch)
+    return _TENSOR_NAME_SUFFIX.sub("", fetch) if ":" in fetch else fetch
 
 
 def describe(fetch: Any) -> str:
@@ -161,7 +161,22 @@ def resolve(
             "(str), a tf.Variable, a zero-argument callable, or a structure of "
             "them."
         )
-    return tf.nest.map_structure(resolve_leaf, fetches)
+    return _map_structure(resolve_leaf, fetches)
+
+
+def _map_structure(function: Callable[[Any], Any], structure: Any) -> Any:
+    """`tf.nest.map_structure` for the structures fetches use, without its
+    per-call overhead (this runs on every hooked step)."""
+    kind = type(structure)
+    if kind is dict:
+        return {key: _map_structure(function, value) for key, value in structure.items()}
+    if kind is list:
+        return [_map_structure(function, value) for value in structure]
+    if kind is tuple:
+        return tuple(_map_structure(function, value) for value in structure)
+    if isinstance(structure, (str, bytes)) or not tf.nest.is_nested(structure):
+        return function(structure)
+    return tf.nest.map_structure(function, structure)
 
 
 def _resolve_name(fetch: str, outputs: StepOutputs | None, global_step: Callable[[], Any]) -> Any:

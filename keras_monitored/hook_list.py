@@ -110,7 +110,7 @@ class HookList(SessionRunHook):
                     )
                 )
             self._hooks.append(translated)
-        self._requested: list[int] = []
+        self._feeders: list[Any] = []
 
     @property
     def hooks(self) -> list[Any]:
@@ -149,6 +149,7 @@ class HookList(SessionRunHook):
         fetches: dict[int, Any] = {}
         feeds: dict[Any, Any] = {}
         options = None
+        self._feeders = []
         for index, hook in enumerate(self._hooks):
             request = hook.before_run(run_context)
             if request is None:
@@ -158,12 +159,18 @@ class HookList(SessionRunHook):
             if request.feed_dict:
                 check_feed_conflicts(feeds, request.feed_dict, "Same tensor is fed by two hooks.")
                 feeds.update(request.feed_dict)
+                self._feeders.append(hook)
             if request.options is not None:
                 if options is None:
                     options = request.options
                 else:
                     merge_run_options(options, request.options)
         return SessionRunArgs(fetches=fetches, feed_dict=feeds, options=options)
+
+    @property
+    def feeding_hooks(self) -> list[Any]:
+        """The hooks whose last `before_run` returned a feed_dict."""
+        return list(self._feeders)
 
     def after_run(self, run_context: Any, run_values: Any) -> None:
         """Hands each hook its own results (None if it asked for nothing)."""

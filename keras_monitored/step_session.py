@@ -19,8 +19,9 @@ from absl import logging
 
 from keras_monitored import exposed_tensors
 from keras_monitored import fetches as fetches_lib
+from keras_monitored.checkpointing import SessionCheckpoints
+from keras_monitored.session_handle import SessionHandle
 from keras_monitored.step_summaries import StepSummaryRecorder, summary_step_after
-from keras_monitored.checkpointing import CheckpointWriter, SessionCheckpoints, DEFAULT_BASENAME
 
 StepFn = Callable[..., Any]
 # Step functions kept compiled per session; the oldest is dropped past this.
@@ -82,8 +83,11 @@ def _reduce_replicas(strategy: tf.distribute.Strategy, value: Any) -> Any:
     return tf.nest.map_structure(reduce, value)
 
 
-class StepSession:
+class StepSession(SessionHandle):
     """Runs compiled steps and reads fetches for one monitored session.
+
+    When the session advances the global step it counts steps on the host, so
+    `global_step_value()` needs no device round trip.
 
     Args:
       strategy: the `tf.distribute.Strategy` steps run under.
@@ -107,86 +111,17 @@ class StepSession:
         is_chief: bool = True,
         steps_per_loop: int = 1,
     ):
-        self._strategy = strategy
-        self._global_step = global_step
+        super().__init__(
+            strategy=strategy, global_step=global_step, checkpoints=checkpoints, scaffold=scaffold, is_chief=is_chief
+        )
         self._advance = advance_global_step
-        self._checkpoints = checkpoints
-        self._scaffold = scaffold
-        self._is_chief = is_chief
         self._steps_per_loop = steps_per_loop
-        self._compiled: dict[Any, tuple[Callable[..., Any], Callable[..., Any]]] = {}
-        self._last_outputs: fetches_lib.StepOutputs | None = None
-        self._host_step: int | None = None
-        self._closed = False
-        self._deferred: list[Callable[[], Any]] = []
+        self._compiled: dict[Any, tuple[StepFn, tuple[Callable[..., Any], Callable[..., Any]]]] = {}
         self._summary_recorder: StepSummaryRecorder | None = None
-        self._hooks: Any = None
-        self.restored_checkpoint: str | None = None
-        self.restored_step: int | None = None
-        self.restored_hook_state: dict[str, Any] | None = None
-        self.resync_global_step()
-
-    # -- what hooks see ---------------------------------------------------
-
-    @property
-    def strategy(self) -> tf.distribute.Strategy:
-        return self._strategy
-
-    @property
-    def scaffold(self) -> Any:
-        return self._scaffold
-
-    @property
-    def is_chief(self) -> bool:
-        return self._is_chief
 
     @property
     def steps_per_loop(self) -> int:
         return self._steps_per_loop
-
-    @property
-    def graph(self) -> None:
-        """TF2 has no session graph; kept so TF1 code that reads it works."""
-        return None
-
-    @property
-    def global_step(self) -> tf.Variable:
-        """The global step variable."""
-        return self._global_step
-
-    @property
-    def last_outputs(self) -> fetches_lib.StepOutputs | None:
-        """Outputs of the last completed step, or None."""
-        return self._last_outputs
-
-    @property
-    def checkpoints(self) -> SessionCheckpoints:
-        return self._checkpoints
-
-    def global_step_value(self) -> np.int64:
-        """The global step now, as TF1's `session.run(global_step)` gave it.
-
-        When the session advances the global step it tracks the value on the
-        host (no device round trip); otherwise it reads the variable once per
-        step.
-        """
-        if self._host_step is None:
-            self._host_step = int(self._global_step.numpy())
-        return np.int64(self._host_step)
-
-    def resync_global_step(self) -> None:
-        """Forgets the host copy of the global step (read it again next time)."""
-        self._host_step = None
-
-    def checkpoint_writer(
-        self,
-        directory: str,
-        basename: str = DEFAULT_BASENAME,
-        items: Mapping[str, Any] | None = None,
-    ) -> CheckpointWriter:
-        """A writer that saves this session's checkpoint (or `items`) into
-        `directory`."""
-        return self._checkpoints.writer(directory, basename, items)
 
     def record_step_summaries(self, destination: Any) -> tf.Variable:
         """Makes the step's `tf.summary` calls write to `destination` (a log
@@ -210,27 +145,6 @@ class StepSession:
             )
         return self._summary_recorder.add_target()
 
-    def attach_hooks(self, hooks: Any) -> None:
-        """Lets the session answer questions about its hooks (last_step_hint)."""
-        self._hooks = hooks
-
-    def last_step_hint(self) -> int | None:
-        """The earliest `last_step` a hook will stop at, if any is known."""
-        steps = [getattr(h, "last_step", None) for h in (self._hooks or [])]
-        steps = [int(s) for s in steps if s is not None]
-        return min(steps) if steps else None
-
-    def defer(self, action: Callable[[], Any]) -> None:
-        """Queues `action` until every hook has finished the current phase."""
-        self._deferred.append(action)
-
-    def run_deferred(self, completed: bool = True) -> None:
-        """Runs the queued actions in order (drops them if the phase failed)."""
-        pending, self._deferred = self._deferred, []
-        if completed:
-            for action in pending:
-                action()
-
     def run(self, fetches: Any, feed_dict: Mapping[str, Any] | None = None, options: Any = None, run_metadata: Any = None) -> Any:
         """Runs a step function (no hooks), or reads fetches.
 
@@ -243,17 +157,10 @@ class StepSession:
         Returns:
           numpy values: the step's outputs, or the fetches' values.
         """
-        del options, run_metadata
         self._check_open()
         if is_step_fn(fetches):
             return self.run_step(fetches, feed_dict or {}).numpy_outputs()
-        if feed_dict:
-            raise TypeError(
-                "Invalid value for argument `feed_dict`: a feed_dict applies only "
-                f"when `fetches` is a step function. Received: fetches={fetches_lib.describe(fetches)}, "
-                f"feed_dict keys={sorted(map(str, feed_dict))}."
-            )
-        return self.read(fetches)
+        return super().run(fetches, feed_dict, options, run_metadata)
 
     def loop_limit(self, feeds: Mapping[str, Any] | None) -> int:
         """The most steps one call may run with these feeds.
@@ -270,11 +177,6 @@ class StepSession:
             )
             return 1
         return self._steps_per_loop
-
-    def read(self, fetches: Any) -> Any:
-        """Evaluates fetches against the last completed step."""
-        self._check_open()
-        return fetches_lib.resolve(fetches, self._last_outputs, self.global_step_value)
 
     # -- what the monitored session uses ----------------------------------
 
@@ -321,18 +223,10 @@ class StepSession:
 
     def close(self) -> None:
         """Releases the compiled steps; later runs raise RuntimeError."""
-        self._closed = True
+        super().close()
         self._compiled.clear()
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     # -- internals ---------------------------------------------------------
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("Run called on a closed session.")
 
     def _prepare_feeds(self, feeds: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         prepared: dict[str, Any] = {}

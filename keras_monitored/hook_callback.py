@@ -1,0 +1,167 @@
+"""HookCallback: SessionRunHooks (km or TF1) inside Keras 3 `model.fit`."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import keras
+import tensorflow as tf
+
+from keras_monitored import _compat
+from keras_monitored import fetches as fetches_lib
+from keras_monitored import roles
+from keras_monitored.checkpointing import SessionCheckpoints
+from keras_monitored.hook_list import HookList
+from keras_monitored.session_handle import SessionHandle
+from keras_monitored.session_run_hook import SessionRunArgs, SessionRunContext, SessionRunValues
+
+
+# What a fit batch's "caller" asked for: nothing (fit runs its own step).
+_NO_CALLER_ARGS = SessionRunArgs(None)
+
+
+class FitSession(SessionHandle):
+    """The session handle hooks see inside `model.fit`.
+
+    Fetches resolve against the batch logs Keras reports; `"global_step"` is
+    `model.optimizer.iterations`, read after each batch (exact also with
+    `steps_per_execution`). Checkpoint writers save the model and optimizer.
+
+    Args:
+      model: the compiled Keras model being fit.
+      is_chief: whether this process writes checkpoints and summaries.
+    """
+
+    def __init__(self, model: keras.Model, is_chief: bool):
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is None:
+            raise ValueError(
+                "HookCallback needs a compiled model: model.optimizer is None. "
+                "Call model.compile(optimizer=...) before model.fit."
+            )
+        global_step = optimizer.iterations
+        checkpoints = SessionCheckpoints({"model": model, "optimizer": optimizer}, global_step)
+        super().__init__(
+            strategy=getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy(),
+            global_step=global_step,
+            checkpoints=checkpoints,
+            is_chief=is_chief,
+        )
+
+    def set_logs(self, logs: dict | None) -> None:
+        """Records a finished batch: its logs become the step's outputs."""
+        self._last_outputs = fetches_lib.StepOutputs(dict(logs or {}))
+        self.resync_global_step()
+
+
+class HookCallback(keras.callbacks.Callback):
+    """Runs SessionRunHooks inside `model.fit`.
+
+    Mapping: `on_train_begin` → `begin` and `after_create_session`; every
+    train batch (every execution with `steps_per_execution`) → `before_run`
+    / `after_run`; `on_train_end` → `end`. Fetches resolve from the batch
+    logs (`"loss"`, metric names), `"global_step"` is
+    `model.optimizer.iterations`, variables and callables as usual.
+    `run_context.request_stop()` sets `model.stop_training`, so fit stops
+    after the current batch. A hook that feeds (`feed_dict`) is refused: fit
+    owns its step's inputs. While fit runs, `tf.compat.v1.train.
+    get_global_step()` returns the optimizer's iteration counter, so TF1 hooks
+    that look the global step up find it.
+
+    Args:
+      hooks: hooks for every task (km hooks, TF1 standard hooks — translated
+        — or any subclass of `tf.compat.v1.train.SessionRunHook`).
+      chief_only_hooks: hooks that run only on the chief, before `hooks`.
+      is_chief: this process's role; None derives it from the model's
+        strategy / TF_CONFIG (no cluster: chief).
+
+    Raises:
+      TypeError: a hook is not a hook.
+
+    Example:
+
+    ```python
+    model.fit(dataset, epochs=5, callbacks=[km.HookCallback([
+        tf.compat.v1.train.StopAtStepHook(last_step=1000),
+        km.hooks.LoggingTensorHook({"loss": "loss"}, every_n_iter=100),
+    ])])
+    ```
+    """
+
+    def __init__(
+        self,
+        hooks: Iterable[Any] | None = None,
+        chief_only_hooks: Iterable[Any] | None = None,
+        *,
+        is_chief: bool | None = None,
+    ):
+        super().__init__()
+        self._hooks = HookList(hooks, name="hooks").hooks
+        self._chief_only_hooks = HookList(chief_only_hooks, name="chief_only_hooks").hooks
+        if is_chief is not None and not isinstance(is_chief, bool):
+            raise TypeError(f"Invalid value for argument `is_chief`. Received: is_chief={is_chief!r}. Expected True, False or None.")
+        self._is_chief = is_chief
+        self._hook_list: HookList | None = None
+        self._session: FitSession | None = None
+        self._coord: tf.train.Coordinator | None = None
+        self._run_context: SessionRunContext | None = None
+        self._request: SessionRunArgs | None = None
+        self._saved_global_steps: list | None = None
+        self._run_metadata: Any = None
+        self._steps_per_execution = 1
+
+    @property
+    def session(self) -> FitSession | None:
+        """The handle hooks receive (None outside fit)."""
+        return self._session
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        strategy = getattr(self.model, "distribute_strategy", None)
+        is_chief = roles.resolve_is_chief(self._is_chief, strategy)
+        hooks = (self._chief_only_hooks if is_chief else []) + self._hooks
+        self._hook_list = HookList(hooks)
+        self._session = FitSession(self.model, is_chief)
+        self._session.attach_hooks(self._hook_list)
+        self._session.checkpoints.hook_state.provider = self._hook_list.get_state
+        self._saved_global_steps = list(_compat.global_step_collection())
+        _compat.global_step_collection()[:] = [_compat.as_tf_variable(self._session.global_step)]
+        self._hook_list.begin()
+        self._coord = tf.train.Coordinator(clean_stop_exception_types=[])
+        self._run_metadata = _compat.run_metadata()  # TF2 fills none; one is enough
+        self._steps_per_execution = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        self._hook_list.after_create_session(self._session, self._coord)
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self._run_context = SessionRunContext(_NO_CALLER_ARGS, self._session, num_steps=self._steps_per_execution)
+        self._request = self._hook_list.before_run(self._run_context)
+        if self._request.feed_dict:
+            feeders = ", ".join(type(h).__name__ for h in self._hook_list.feeding_hooks)
+            raise ValueError(
+                f"{feeders} returned a feed_dict ({sorted(map(str, self._request.feed_dict))}), but "
+                "model.fit owns the inputs of its train step and cannot feed it. Put the "
+                "value in the dataset, or run the hook in km.MonitoredSession."
+            )
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._session.set_logs(logs)
+        results = None
+        if self._request.fetches:
+            results = fetches_lib.resolve(
+                self._request.fetches, self._session.last_outputs, self._session.global_step_value
+            )
+        self._hook_list.after_run(
+            self._run_context,
+            SessionRunValues(results, self._request.options, self._run_metadata),
+        )
+        if self._run_context.stop_requested:
+            self.model.stop_training = True
+        self._coord.raise_requested_exception()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        try:
+            self._hook_list.end(self._session)
+        finally:
+            self._coord.request_stop()
+            self._coord.join(ignore_live_threads=True)
+            self._session.close()
+            _compat.global_step_collection()[:] = self._saved_global_steps or []

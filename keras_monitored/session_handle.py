@@ -1,0 +1,182 @@
+"""SessionHandle: what hooks receive as `session` and `run_context.session`.
+
+TF1 handed hooks the raw `tf.Session`; hooks called `session.run(tensor)` to
+read values. A handle does the TF2 equivalent: `run(fetches)` evaluates
+fetches (contract section 1) against the last completed step, and it offers
+what km's own hooks need from a session: the global step, checkpoint writers,
+deferral of work until every hook has finished a phase. `StepSession` (a
+monitored session) and the `model.fit` adapter's session are handles.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from keras_monitored import _compat
+from keras_monitored import fetches as fetches_lib
+from keras_monitored.checkpointing import DEFAULT_BASENAME, CheckpointWriter, SessionCheckpoints
+
+
+class SessionHandle:
+    """Reads fetches and serves hooks for one session.
+
+    Args:
+      strategy: the `tf.distribute.Strategy` the session runs under.
+      global_step: the global step variable.
+      checkpoints: what this session saves and restores.
+      scaffold: the scaffold the session was created from (or None).
+      is_chief: whether this process writes checkpoints and summaries.
+    """
+
+    def __init__(
+        self,
+        *,
+        strategy: tf.distribute.Strategy,
+        global_step: Any,
+        checkpoints: SessionCheckpoints,
+        scaffold: Any = None,
+        is_chief: bool = True,
+    ):
+        self._strategy = strategy
+        self._global_step = global_step
+        self._checkpoints = checkpoints
+        self._scaffold = scaffold
+        self._is_chief = is_chief
+        self._last_outputs: fetches_lib.StepOutputs | None = None
+        self._host_step: int | None = None
+        self._closed = False
+        self._deferred: list[Callable[[], Any]] = []
+        self._hooks: Any = None
+        self.restored_checkpoint: str | None = None
+        self.restored_step: int | None = None
+        self.restored_hook_state: dict[str, Any] | None = None
+
+    @property
+    def strategy(self) -> tf.distribute.Strategy:
+        return self._strategy
+
+    @property
+    def scaffold(self) -> Any:
+        return self._scaffold
+
+    @property
+    def is_chief(self) -> bool:
+        return self._is_chief
+
+    @property
+    def graph(self) -> None:
+        """TF2 has no session graph; kept so TF1 code that reads it works."""
+        return None
+
+    @property
+    def global_step(self) -> Any:
+        """The global step variable."""
+        return self._global_step
+
+    @property
+    def last_outputs(self) -> fetches_lib.StepOutputs | None:
+        """Outputs of the last completed step, or None."""
+        return self._last_outputs
+
+    @property
+    def checkpoints(self) -> SessionCheckpoints:
+        return self._checkpoints
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def global_step_value(self) -> np.int64:
+        """The global step now, as TF1's `session.run(global_step)` gave it
+        (read once, then cached until the next step)."""
+        if self._host_step is None:
+            self._host_step = _compat.read_scalar(self._global_step)
+        return np.int64(self._host_step)
+
+    def resync_global_step(self) -> None:
+        """Forgets the cached global step (read it again next time)."""
+        self._host_step = None
+
+    def run(self, fetches: Any, feed_dict: Mapping[str, Any] | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+        """Reads fetches (TF1's `session.run` as hooks used it).
+
+        Raises:
+          TypeError: a step function or a feed_dict; this handle only reads.
+        """
+        del options, run_metadata
+        self._check_open()
+        if callable(fetches) and not isinstance(fetches, (tf.Variable, tf.Tensor)):
+            raise TypeError(
+                f"This session handle cannot run the step function {fetches_lib.describe(fetches)}; "
+                "it only reads fetches. Wrap a callable to read in a list: run([fn])."
+            )
+        _reject_feeds(fetches, feed_dict)
+        return self.read(fetches)
+
+    def read(self, fetches: Any) -> Any:
+        """Evaluates fetches against the last completed step."""
+        self._check_open()
+        return fetches_lib.resolve(fetches, self._last_outputs, self.global_step_value)
+
+    def checkpoint_writer(
+        self,
+        directory: str,
+        basename: str = DEFAULT_BASENAME,
+        items: Mapping[str, Any] | None = None,
+    ) -> CheckpointWriter:
+        """A writer that saves this session's checkpoint (or `items`) into
+        `directory`."""
+        return self._checkpoints.writer(directory, basename, items)
+
+    def record_step_summaries(self, destination: Any) -> tf.Variable:
+        """Records the step's own `tf.summary` calls (see `StepSession`).
+
+        Raises:
+          ValueError: this session does not compile the step itself.
+        """
+        raise ValueError(
+            "This session does not compile the step, so it cannot record the "
+            "step's own tf.summary calls. Give SummarySaverHook `summary_op` "
+            "(names of step outputs / logs to write) instead."
+        )
+
+    def attach_hooks(self, hooks: Any) -> None:
+        """Lets the session answer questions about its hooks (last_step_hint)."""
+        self._hooks = hooks
+
+    def last_step_hint(self) -> int | None:
+        """The earliest `last_step` a hook will stop at, if any is known."""
+        steps = [getattr(h, "last_step", None) for h in (self._hooks or [])]
+        steps = [int(s) for s in steps if s is not None]
+        return min(steps) if steps else None
+
+    def defer(self, action: Callable[[], Any]) -> None:
+        """Queues `action` until every hook has finished the current phase."""
+        self._deferred.append(action)
+
+    def run_deferred(self, completed: bool = True) -> None:
+        """Runs the queued actions in order (drops them if the phase failed)."""
+        pending, self._deferred = self._deferred, []
+        if completed:
+            for action in pending:
+                action()
+
+    def close(self) -> None:
+        """Later runs raise RuntimeError."""
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("Run called on a closed session.")
+
+
+def _reject_feeds(fetches: Any, feed_dict: Mapping[str, Any] | None) -> None:
+    if feed_dict:
+        raise TypeError(
+            "Invalid value for argument `feed_dict`: a feed_dict applies only "
+            f"when `fetches` is a step function. Received: fetches={fetches_lib.describe(fetches)}, "
+            f"feed_dict keys={sorted(map(str, feed_dict))}."
+        )
