@@ -3,6 +3,7 @@
 Import as `import keras_monitored as km`.
 """
 
+from keras_monitored import distribute
 from keras_monitored import hooks
 from keras_monitored.callback_hook import CallbackHook
 from keras_monitored.exposed_tensors import expose
@@ -74,6 +75,7 @@ __all__ = [
     "SummarySaverHook",
     "USE_DEFAULT",
     "WorkerSessionCreator",
+    "distribute",
     "expose",
     "get_global_step",
     "get_or_create_global_step",

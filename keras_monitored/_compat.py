@@ -200,3 +200,12 @@ def start_keras_callback_at_step(callback: Any, global_step: int) -> None:
 
     if isinstance(callback, keras.callbacks.TensorBoard):
         callback._global_train_batch = int(global_step)  # pylint: disable=protected-access
+
+
+def call_concrete(concrete: Any, flat_inputs: list) -> Any:
+    """Calls a traced ConcreteFunction with already-flattened tensor inputs.
+
+    This skips `tf.function`'s per-call signature matching (about 200 us per
+    call on CPU, often more than a small training step itself).
+    """
+    return concrete._call_flat(flat_inputs, concrete.captured_inputs)  # pylint: disable=protected-access

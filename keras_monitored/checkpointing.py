@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -103,6 +105,42 @@ class CheckpointWriter:
         return self._manager.latest_checkpoint
 
 
+class ScratchCheckpointWriter:
+    """What a non-chief worker saves with under a collective strategy.
+
+    Every worker must take part in each save (reading distributed variables
+    can run collectives), but only the chief's files count: the others write
+    into a private directory under the system temp dir and remove it at once.
+
+    Args:
+      root: the `tf.train.Checkpoint` to save.
+      directory: the chief's directory (reported, never written).
+      basename: the file prefix.
+      task: a label for the temp directory (`worker_1`).
+    """
+
+    def __init__(self, root: tf.train.Checkpoint, directory: str, basename: str, task: str):
+        self.root = root
+        self.directory = directory
+        self.basename = basename
+        self._task = task
+
+    @property
+    def save_path(self) -> str:
+        return os.path.join(self.directory, self.basename)
+
+    def save(self, step: int) -> str:
+        scratch = tempfile.mkdtemp(prefix=f"km_{self._task}_")
+        try:
+            path = self.root.write(os.path.join(scratch, f"{self.basename}-{int(step)}"))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return path
+
+    def latest(self) -> str | None:
+        return latest_checkpoint(self.directory)
+
+
 class SessionCheckpoints:
     """What a session checkpoints, and the writers that save it.
 
@@ -118,6 +156,11 @@ class SessionCheckpoints:
         self.max_to_keep = max_to_keep
         self.root = build_root(items, global_step, self.hook_state)
         self._writers: dict[tuple[str, str], CheckpointWriter] = {}
+
+    def scratch_writer(self, directory: str, basename: str, task: str, items: Mapping[str, Any] | None = None) -> ScratchCheckpointWriter:
+        """A writer for a non-chief worker of a collective strategy."""
+        root = self.root if items is None else build_root(items, self.global_step, self.hook_state)
+        return ScratchCheckpointWriter(root, directory, basename, task)
 
     def writer(self, directory: str, basename: str = DEFAULT_BASENAME, items: Mapping[str, Any] | None = None) -> CheckpointWriter:
         """A writer for `directory` (shared by everyone who saves there).

@@ -13,6 +13,7 @@ from absl import logging
 from keras_monitored import _compat
 from keras_monitored import _validation
 from keras_monitored import fetches as fetches_lib
+from keras_monitored import roles
 from keras_monitored.hook_list import HookList, check_feed_conflicts, merge_run_options
 from keras_monitored.session_creator import ChiefSessionCreator, SessionCreator, as_session_creator
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunContext, SessionRunValues
@@ -230,6 +231,17 @@ class _MonitoredSessionBase:
                 return call()
             except PREEMPTION_ERRORS as error:
                 if not self._should_recover:
+                    raise
+                if roles.is_collective(self._creator.strategy):
+                    # TF aborts the process's collective executor for good
+                    # ("Restart your program to reset"): retrying here cannot
+                    # succeed. Exit, so the job restarts and resumes from the
+                    # latest checkpoint.
+                    logging.error(
+                        "%s under a collective strategy: a peer worker failed. "
+                        "Restart every worker; training resumes from the latest "
+                        "checkpoint.", type(error).__name__,
+                    )
                     raise
                 failures += 1
                 if failures > self.max_recovery_attempts:

@@ -82,7 +82,8 @@ def report_master(master: str) -> None:
     if master:
         _warn_once(
             "master:" + master,
-            "master=%r has no meaning in TF2 outside TPUStrategy; ignored. "
-            "Use a tf.distribute strategy (TF_CONFIG for multi-worker).",
+            "master=%r has no meaning in TF2 outside TPUStrategy; ignored. For a "
+            "TPU pass strategy=km.distribute.tpu_strategy(master); for several "
+            "machines use a tf.distribute strategy (TF_CONFIG).",
             master,
         )

@@ -13,6 +13,7 @@ from absl import logging
 
 from keras_monitored import _compat
 from keras_monitored import _validation
+from keras_monitored import distribute
 from keras_monitored import roles
 from keras_monitored import session_config
 from keras_monitored.checkpointing import SessionCheckpoints, latest_checkpoint
@@ -86,9 +87,10 @@ class SessionCreator(abc.ABC):
         if self._checkpoints is not None:
             return
         session_config.apply_config(self._config)
-        session_config.report_master(self._master)
         if self._strategy is None:
             self._strategy = tf.distribute.get_strategy()
+        if not distribute.is_tpu(self._strategy):
+            session_config.report_master(self._master)
         with self._strategy.scope():
             self._global_step = self._scaffold.global_step
             if self._global_step is None:

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from keras_monitored import _compat
 from keras_monitored import fetches as fetches_lib
+from keras_monitored import roles
 from keras_monitored.checkpointing import DEFAULT_BASENAME, CheckpointWriter, SessionCheckpoints
 
 
@@ -129,7 +130,26 @@ class SessionHandle:
     ) -> CheckpointWriter:
         """A writer that saves this session's checkpoint (or `items`) into
         `directory`."""
+        if self.is_collective and not self._is_chief:
+            task_type, task_id = roles.task_identity(self._strategy)
+            return self._checkpoints.scratch_writer(directory, basename, f"{task_type}_{task_id}", items)
         return self._checkpoints.writer(directory, basename, items)
+
+    @property
+    def is_collective(self) -> bool:
+        """True under a strategy whose workers must act in lockstep
+        (MultiWorkerMirrored): every worker saves, decisions are shared."""
+        return roles.is_collective(self._strategy)
+
+    def agree_with_chief(self, decision: bool) -> bool:
+        """The chief's value of `decision`, on every worker.
+
+        Under a collective strategy, a decision that can differ between
+        workers (a seconds timer fired) must be taken once, or some workers
+        would wait forever in a save the others skip. TF1 forced steps-based
+        checkpoints instead. Outside collective strategies: `decision`.
+        """
+        return decision
 
     def record_step_summaries(self, destination: Any) -> tf.Variable:
         """Records the step's own `tf.summary` calls (see `StepSession`).

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from keras_monitored import _compat
 from keras_monitored import exposed_tensors
 from keras_monitored import fetches as fetches_lib
 from keras_monitored.checkpointing import SessionCheckpoints
@@ -50,6 +51,18 @@ def _as_tensor_if_plain(value: Any) -> Any:
     return value
 
 
+def _signature(value: Any) -> Any:
+    """A cheap key for the input signature of a compiled call: tensors by
+    dtype and shape, anything else (iterators) by identity."""
+    if isinstance(value, dict):
+        return tuple((key, _signature(item)) for key, item in sorted(value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_signature(item) for item in value)
+    if isinstance(value, tf.Tensor):
+        return (value.dtype, tuple(value.shape))
+    return (type(value), id(value))
+
+
 def _compile_key(step_fn: StepFn) -> Any:
     """What identifies a step function for the compile cache.
 
@@ -67,6 +80,22 @@ def _compile_key(step_fn: StepFn) -> Any:
         except ValueError:  # an empty cell
             cells.append(None)
     return (step_fn.__code__, tuple(cells), id(step_fn.__defaults__), id(step_fn.__kwdefaults__), id(step_fn.__globals__))
+
+
+def _make_chief_broadcast(strategy: tf.distribute.Strategy, is_chief: bool) -> Callable[[tf.Tensor], tf.Tensor]:
+    """A compiled all-reduce that gives every worker the chief's boolean."""
+    weight = tf.constant(1 if is_chief else 0, tf.int32)
+
+    @tf.function
+    def broadcast(decision):
+        def replica_fn():
+            vote = tf.cast(decision, tf.int32) * weight
+            return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, vote)
+
+        total = strategy.run(replica_fn)
+        return strategy.experimental_local_results(total)[0] > 0
+
+    return broadcast
 
 
 def _reduce_replicas(strategy: tf.distribute.Strategy, value: Any) -> Any:
@@ -117,7 +146,9 @@ class StepSession(SessionHandle):
         self._advance = advance_global_step
         self._steps_per_loop = steps_per_loop
         self._compiled: dict[Any, tuple[StepFn, tuple[Callable[..., Any], Callable[..., Any]]]] = {}
+        self._concrete: dict[Any, tuple[Any, tuple]] = {}
         self._summary_recorder: StepSummaryRecorder | None = None
+        self._broadcast: Callable[[tf.Tensor], tf.Tensor] | None = None
 
     @property
     def steps_per_loop(self) -> int:
@@ -144,6 +175,14 @@ class StepSession(SessionHandle):
                 "`summary_op` (output names to write) instead."
             )
         return self._summary_recorder.add_target()
+
+    def agree_with_chief(self, decision: bool) -> bool:
+        """The chief's value of `decision` on every worker (one all-reduce)."""
+        if not self.is_collective:
+            return decision
+        if self._broadcast is None:
+            self._broadcast = _make_chief_broadcast(self._strategy, self._is_chief)
+        return bool(self._broadcast(tf.constant(bool(decision))).numpy())
 
     def run(self, fetches: Any, feed_dict: Mapping[str, Any] | None = None, options: Any = None, run_metadata: Any = None) -> Any:
         """Runs a step function (no hooks), or reads fetches.
@@ -208,9 +247,9 @@ class StepSession(SessionHandle):
         try:
             with self._strategy.scope():
                 if num_steps == 1:
-                    outputs, exposed = single(prepared)
+                    outputs, exposed = self._call(single, (prepared,))
                 else:
-                    outputs, exposed = loop(prepared, tf.constant(num_steps, tf.int32))
+                    outputs, exposed = self._call(loop, (prepared, tf.constant(num_steps, tf.int32)))
         except Exception:
             self.resync_global_step()
             raise
@@ -225,6 +264,7 @@ class StepSession(SessionHandle):
         """Releases the compiled steps; later runs raise RuntimeError."""
         super().close()
         self._compiled.clear()
+        self._concrete.clear()
 
     # -- internals ---------------------------------------------------------
 
@@ -247,6 +287,23 @@ class StepSession(SessionHandle):
                 value = _as_tensor_if_plain(value)
             prepared[key] = value
         return prepared, host_fed
+
+    def _call(self, function: Any, args: tuple) -> Any:
+        """Calls a compiled step, straight through its traced ConcreteFunction
+        when every input is a tensor (the common case)."""
+        flat = tf.nest.flatten(args, expand_composites=True)
+        if not all(isinstance(leaf, tf.Tensor) for leaf in flat):
+            return function(*args)
+        key = (id(function), _signature(args))
+        entry = self._concrete.get(key)
+        if entry is None:
+            # The entry keeps `args` alive: the key holds ids of iterators,
+            # which must not be reused by other objects while cached.
+            entry = (function.get_concrete_function(*args), args)
+            self._concrete[key] = entry
+            if len(self._concrete) > _MAX_COMPILED_STEPS:
+                del self._concrete[next(iter(self._concrete))]
+        return _compat.call_concrete(entry[0], flat)
 
     def _compiled_for(self, step_fn: StepFn) -> tuple[Callable[..., Any], Callable[..., Any]]:
         key = _compile_key(step_fn)

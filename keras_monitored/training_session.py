@@ -156,30 +156,37 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
         raise TypeError(_validation.invalid("strategy", strategy, "a tf.distribute.Strategy or None"))
     common = dict(strategy=strategy, steps_per_loop=steps_per_loop, max_to_keep=max_to_keep)
 
+    checkpoint_hooks = default_checkpoint_hooks(
+        scaffold=scaffold,
+        checkpoint_dir=checkpoint_dir,
+        save_checkpoint_steps=save_checkpoint_steps,
+        save_checkpoint_secs=save_checkpoint_secs,
+        save_graph_def=save_graph_def,
+    )
     if not roles.resolve_is_chief(is_chief, strategy):
         creator = WorkerSessionCreator(
             scaffold=scaffold, master=master, config=config,
             max_wait_secs=max_wait_secs, checkpoint_dir=checkpoint_dir, **common,
         )
+        # TF1: a worker runs only `hooks`. Under a collective strategy every
+        # worker must also take part in each checkpoint save.
+        worker_hooks = (checkpoint_hooks if roles.is_collective(strategy) else []) + hooks
         return MonitoredSession(
-            session_creator=creator, hooks=hooks,
+            session_creator=creator, hooks=worker_hooks,
             stop_grace_period_secs=stop_grace_period_secs,
         )
 
     all_hooks: list[Any] = list(chief_only_hooks)
     all_hooks.extend(
-        default_chief_hooks(
+        default_summary_hooks(
             scaffold=scaffold,
-            checkpoint_dir=checkpoint_dir,
             summary_dir=summary_dir,
             log_step_count_steps=log_step_count_steps,
             save_summaries_steps=save_summaries_steps,
             save_summaries_secs=save_summaries_secs,
-            save_checkpoint_steps=save_checkpoint_steps,
-            save_checkpoint_secs=save_checkpoint_secs,
-            save_graph_def=save_graph_def,
         )
     )
+    all_hooks.extend(checkpoint_hooks)
     all_hooks.extend(hooks)
     creator = ChiefSessionCreator(
         scaffold=scaffold, master=master, config=config, checkpoint_dir=checkpoint_dir, **common,
@@ -189,44 +196,54 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     )
 
 
-def default_chief_hooks(
+def default_summary_hooks(
     *,
     scaffold: Any,
-    checkpoint_dir: str | None,
     summary_dir: str | None,
     log_step_count_steps: int | None,
     save_summaries_steps: int | None,
     save_summaries_secs: float | None,
+) -> list[Any]:
+    """TF1's default StepCounterHook and SummarySaverHook (chief only)."""
+    default_hooks: list[Any] = []
+    if not summary_dir:
+        return default_hooks
+    if log_step_count_steps and log_step_count_steps > 0:
+        default_hooks.append(StepCounterHook(output_dir=summary_dir, every_n_steps=log_step_count_steps))
+    save_summaries_steps = _positive(save_summaries_steps)
+    save_summaries_secs = _positive(save_summaries_secs)
+    if save_summaries_steps or save_summaries_secs:
+        default_hooks.append(
+            SummarySaverHook(
+                scaffold=scaffold,
+                save_steps=save_summaries_steps,
+                save_secs=save_summaries_secs,
+                output_dir=summary_dir,
+            )
+        )
+    return default_hooks
+
+
+def default_checkpoint_hooks(
+    *,
+    scaffold: Any,
+    checkpoint_dir: str | None,
     save_checkpoint_steps: int | None,
     save_checkpoint_secs: float | None,
     save_graph_def: bool,
 ) -> list[Any]:
-    """The hooks TF1's MonitoredTrainingSession added on the chief, in order."""
-    default_hooks: list[Any] = []
-    if summary_dir:
-        if log_step_count_steps and log_step_count_steps > 0:
-            default_hooks.append(StepCounterHook(output_dir=summary_dir, every_n_steps=log_step_count_steps))
-        save_summaries_steps = _positive(save_summaries_steps)
-        save_summaries_secs = _positive(save_summaries_secs)
-        if save_summaries_steps or save_summaries_secs:
-            default_hooks.append(
-                SummarySaverHook(
-                    scaffold=scaffold,
-                    save_steps=save_summaries_steps,
-                    save_secs=save_summaries_secs,
-                    output_dir=summary_dir,
-                )
-            )
+    """TF1's default CheckpointSaverHook (every worker under a collective
+    strategy, where the non-chief ones save to scratch directories)."""
     save_checkpoint_steps = _positive(save_checkpoint_steps)
     save_checkpoint_secs = _positive(save_checkpoint_secs)
-    if checkpoint_dir and (save_checkpoint_steps or save_checkpoint_secs):
-        default_hooks.append(
-            CheckpointSaverHook(
-                checkpoint_dir,
-                save_steps=save_checkpoint_steps,
-                save_secs=save_checkpoint_secs,
-                scaffold=scaffold,
-                save_graph_def=save_graph_def,
-            )
+    if not checkpoint_dir or not (save_checkpoint_steps or save_checkpoint_secs):
+        return []
+    return [
+        CheckpointSaverHook(
+            checkpoint_dir,
+            save_steps=save_checkpoint_steps,
+            save_secs=save_checkpoint_secs,
+            scaffold=scaffold,
+            save_graph_def=save_graph_def,
         )
-    return default_hooks
+    ]

@@ -160,7 +160,11 @@ class CheckpointSaverHook(SessionRunHook):
 
     def after_run(self, run_context: Any, run_values: Any) -> None:
         global_step = int(run_values.results)
-        if not self._timer.should_trigger_for_step(global_step):
+        trigger = self._timer.should_trigger_for_step(global_step)
+        if self._timer.every_secs is not None:
+            # Clocks differ between workers; every worker must save together.
+            trigger = _agree(run_context.session, trigger)
+        if not trigger:
             return
         self._timer.update_last_triggered_step(global_step)
 
@@ -206,6 +210,11 @@ class CheckpointSaverHook(SessionRunHook):
                 logging.info("A CheckpointSaverListener requested that training be stopped. listener: %s", listener)
                 should_stop = True
         return should_stop
+
+
+def _agree(session: Any, decision: bool) -> bool:
+    agree = getattr(session, "agree_with_chief", None)
+    return agree(decision) if agree is not None else decision
 
 
 def _restored_here(session: Any, writer: Any, global_step: int) -> bool:
