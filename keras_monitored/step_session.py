@@ -147,6 +147,7 @@ class StepSession(SessionHandle):
         self._steps_per_loop = steps_per_loop
         self._compiled: dict[Any, tuple[StepFn, tuple[Callable[..., Any], Callable[..., Any]]]] = {}
         self._concrete: dict[Any, tuple[Any, tuple]] = {}
+        self._dataset_iterators: dict[int, tuple[Any, Any]] = {}
         self._summary_recorder: StepSummaryRecorder | None = None
         self._broadcast: Callable[[tf.Tensor], tf.Tensor] | None = None
 
@@ -279,6 +280,8 @@ class StepSession(SessionHandle):
                     "placeholders have no TF2 meaning: pass the value as an "
                     "argument of the step function instead."
                 )
+            if isinstance(value, (tf.data.Dataset, tf.distribute.DistributedDataset)):
+                value = self._iterator_for(value)
             if _is_host_iterator(value):
                 value = next(value)
                 host_fed = True
@@ -287,6 +290,15 @@ class StepSession(SessionHandle):
                 value = _as_tensor_if_plain(value)
             prepared[key] = value
         return prepared, host_fed
+
+    def _iterator_for(self, dataset: Any) -> Any:
+        """The session's iterator over a dataset fed as a value (made once)."""
+        entry = self._dataset_iterators.get(id(dataset))
+        if entry is None:
+            with self._strategy.scope():
+                entry = (dataset, iter(dataset))
+            self._dataset_iterators[id(dataset)] = entry
+        return entry[1]
 
     def _call(self, function: Any, args: tuple) -> Any:
         """Calls a compiled step, straight through its traced ConcreteFunction

@@ -223,3 +223,17 @@ def test_tpu_cluster_resolver_reads_a_tf1_master_address():
     # TPUStrategy itself needs a TPU; the address handling does not.
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="grpc://10.0.0.2:8470")
     assert resolver.master() == "grpc://10.0.0.2:8470"
+
+
+def test_a_distributed_dataset_can_be_fed_directly(mirrored):
+    dataset = mirrored.experimental_distribute_dataset(tf.data.Dataset.range(8).batch(4))
+
+    def step(batch):
+        return {"sum": tf.cast(tf.reduce_sum(batch), tf.float32)}
+
+    sums = []
+    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(strategy=mirrored)) as sess:
+        while not sess.should_stop():
+            sums.append(float(sess.run(step, feed_dict={"batch": dataset})["sum"]))
+    # Each replica sums its half of the batch; the outputs are averaged.
+    assert sums == [(0 + 1 + 2 + 3) / 2, (4 + 5 + 6 + 7) / 2]
