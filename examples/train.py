@@ -1,11 +1,17 @@
-"""A small training binary on synthetic data, run by km.MonitoredTrainingSession.
+"""A training binary on synthetic data, run by km.MonitoredTrainingSession.
 
-It fits a two-layer Keras model to a noisy linear function, checkpoints to
-`--checkpoint_dir` (a fixed directory under the system temp dir by default)
-and resumes from the latest checkpoint when run again.
+It fits a small Keras model to a noisy linear function with the standard
+hooks (logging, NaN guard, step counter, summaries, checkpoints), a Keras
+callback (CSVLogger, through km.CallbackHook) and a progress bar. Every
+setting has a default, so it runs with no flags; run it again and it resumes
+from its last checkpoint.
 
-    python examples/train.py                 # trains to --max_steps
-    python examples/train.py --max_steps=2000  # run again: continues
+    python examples/train.py                          # trains to step 1000
+    python examples/train.py --max_steps=2000         # continues to 2000
+    python examples/train.py --strategy=mirrored --steps_per_loop=50
+    tensorboard --logdir "$TMPDIR/keras_monitored_example"
+
+Under --strategy=multi_worker_mirrored, start one process per TF_CONFIG task.
 """
 
 from __future__ import annotations
@@ -17,23 +23,23 @@ import tempfile
 from absl import app
 from absl import flags
 from absl import logging
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 import keras_monitored as km
+from keras_monitored import flags as km_flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string(
-    "checkpoint_dir",
-    os.path.join(tempfile.gettempdir(), "keras_monitored_example"),
-    "Where checkpoints (and TensorBoard logs) go; a second run resumes here.",
-)
-flags.DEFINE_integer("max_steps", 1000, "Global step to stop at.", lower_bound=1)
-flags.DEFINE_integer("save_checkpoint_steps", 100, "Checkpoint every N steps.", lower_bound=1)
-flags.DEFINE_integer("batch_size", 32, "Examples per step.", lower_bound=1)
+km_flags.define_flags()
+flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
 flags.DEFINE_float("learning_rate", 0.05, "SGD learning rate.", lower_bound=0.0)
+flags.DEFINE_integer("steps_per_epoch", 100, "Steps per epoch for the Keras callbacks.", lower_bound=1)
 flags.DEFINE_integer("log_every_n_steps", 100, "Log the loss every N steps.", lower_bound=1)
+FLAGS.set_default("checkpoint_dir", os.path.join(tempfile.gettempdir(), "keras_monitored_example"))
+FLAGS.set_default("max_steps", 1000)
+FLAGS.set_default("save_checkpoint_steps", 100)
+FLAGS.set_default("save_summaries_steps", 20)
 
 NUM_FEATURES = 8
 
@@ -66,56 +72,63 @@ def weights_digest(model: keras.Model) -> str:
     return digest.hexdigest()[:16]
 
 
-class LossLogger(km.SessionRunHook):
-    """Logs `step: N | loss: L` every N steps."""
-
-    def __init__(self, every_n_steps: int):
-        self._every = every_n_steps
-
-    def before_run(self, run_context):
-        return km.SessionRunArgs({"step": "global_step", "loss": "loss"})
-
-    def after_run(self, run_context, run_values):
-        step, loss = int(run_values.results["step"]), float(run_values.results["loss"])
-        if step % self._every == 0:
-            logging.info("step: %d | loss: %.5f", step, loss)
-
-
 def main(argv):
     del argv
-    model = build_model()
-    optimizer = keras.optimizers.SGD(FLAGS.learning_rate)
-    loss_fn = keras.losses.MeanSquaredError()
+    strategy = km_flags.strategy_from_flags()
+    with strategy.scope():
+        model = build_model()
+        optimizer = keras.optimizers.SGD(FLAGS.learning_rate)
+        model.compile(optimizer=optimizer)  # callbacks reach the optimizer through the model
+    dataset = synthetic_dataset(FLAGS.batch_size)
+    if strategy is not tf.distribute.get_strategy():
+        dataset = strategy.experimental_distribute_dataset(dataset)
+    batches = iter(dataset)
 
     def train_step(batch):
         x, y = batch
         with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
+            per_example = tf.reduce_sum((model(x, training=True) - y) ** 2, axis=1)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=FLAGS.batch_size)
         grads = tape.gradient(loss, model.trainable_variables)
+        km.expose("grad_norm", tf.linalg.global_norm(grads))
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return {"loss": loss}
+        mean_loss = tf.reduce_mean(per_example)
+        tf.summary.scalar("loss", mean_loss)  # written every --save_summaries_steps
+        return {"loss": mean_loss}
 
+    hooks = [
+        km.hooks.NanTensorHook("loss"),
+        km.hooks.LoggingTensorHook(
+            {"step": "global_step", "loss": "loss", "grad_norm": "grad_norm"},
+            every_n_iter=FLAGS.log_every_n_steps,
+        ),
+    ]
+    chief_only_hooks = [
+        km.CallbackHook(
+            [keras.callbacks.CSVLogger(os.path.join(FLAGS.checkpoint_dir, "training_log.csv"))],
+            model=model,
+            steps_per_epoch=FLAGS.steps_per_epoch,
+        ),
+        km.hooks.ProgressBarHook(tensors=["loss"]),
+    ]
     scaffold = km.Scaffold(checkpoint=tf.train.Checkpoint(model=model, optimizer=optimizer))
-    batches = iter(synthetic_dataset(FLAGS.batch_size))
-    hooks = [km.StopAtStepHook(last_step=FLAGS.max_steps), LossLogger(FLAGS.log_every_n_steps)]
-    with km.MonitoredTrainingSession(
-        checkpoint_dir=FLAGS.checkpoint_dir,
-        scaffold=scaffold,
-        hooks=hooks,
-        save_checkpoint_steps=FLAGS.save_checkpoint_steps,
+    with km_flags.session_from_flags(
+        scaffold=scaffold, hooks=hooks, chief_only_hooks=chief_only_hooks, strategy=strategy
     ) as sess:
-        # A read through `sess.run` would run the hooks too; read the variable.
         start = int(km.get_global_step().numpy())
         print(f"start global_step={start} weights_digest={weights_digest(model)}", flush=True)
         outputs = {}
         while not sess.should_stop():
             outputs = sess.run(train_step, feed_dict={"batch": batches})
         end = int(km.get_global_step().numpy())
+    logging.info("Training finished at step %d.", end)
     print(
         f"done global_step={end} loss={float(outputs.get('loss', float('nan'))):.5f} "
         f"checkpoint={tf.train.latest_checkpoint(FLAGS.checkpoint_dir)}",
         flush=True,
     )
+    print(f"checkpoints: {FLAGS.checkpoint_dir}", flush=True)
+    print(f"tensorboard --logdir {FLAGS.summary_dir or FLAGS.checkpoint_dir}", flush=True)
 
 
 if __name__ == "__main__":
