@@ -22,7 +22,9 @@ def timed(function: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def interleaved(candidates: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+def interleaved(
+    candidates: dict[str, Callable[[], object]], repeats: int
+) -> dict[str, list[float]]:
     """Runs every candidate once per round, `repeats` rounds, so drift in the
     machine's speed hits all of them alike."""
     times: dict[str, list[float]] = {name: [] for name in candidates}
@@ -32,7 +34,13 @@ def interleaved(candidates: dict[str, Callable[[], object]], repeats: int) -> di
     return times
 
 
-def report(name: str, times: dict[str, list[float]], baseline: str, units: dict[str, float], target: str) -> dict:
+def report(
+    name: str,
+    times: dict[str, list[float]],
+    baseline: str,
+    units: dict[str, float],
+    target: str,
+) -> dict:
     """Prints a table and writes `results/<name>.json`.
 
     Args:
@@ -48,7 +56,8 @@ def report(name: str, times: dict[str, list[float]], baseline: str, units: dict[
             "median_seconds": medians[k],
             "units_per_second": units[k] / medians[k],
             "time_ratio_to_baseline": medians[k] / medians[baseline],
-            "rate_ratio_to_baseline": (units[k] / medians[k]) / (units[baseline] / medians[baseline]),
+            "rate_ratio_to_baseline": (units[k] / medians[k])
+            / (units[baseline] / medians[baseline]),
             "seconds": v,
         }
         for k, v in times.items()
@@ -58,12 +67,20 @@ def report(name: str, times: dict[str, list[float]], baseline: str, units: dict[
         "baseline": baseline,
         "target": target,
         "results": rows,
-        "machine": {"python": platform.python_version(), "tensorflow": tf.__version__, "cpus": os.cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "cpus": os.cpu_count(),
+        },
     }
     print(f"\n{name}  (target: {target})")
-    print(f"{'candidate':<34}{'median s':>10}{'steps/s':>12}{'rate vs ' + baseline:>22}")
+    print(
+        f"{'candidate':<34}{'median s':>10}{'steps/s':>12}{'rate vs ' + baseline:>22}"
+    )
     for k, row in rows.items():
-        print(f"{k:<34}{row['median_seconds']:>10.4f}{row['units_per_second']:>12.1f}{row['rate_ratio_to_baseline']:>22.3f}")
+        print(
+            f"{k:<34}{row['median_seconds']:>10.4f}{row['units_per_second']:>12.1f}{row['rate_ratio_to_baseline']:>22.3f}"
+        )
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, f"{name}.json"), "w") as handle:
         json.dump(result, handle, indent=2)

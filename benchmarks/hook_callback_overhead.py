@@ -45,14 +45,31 @@ def make_fit(callback_factory, steps, batch_size=32):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch_size * 100, 32)).astype("float32")
     y = x[:, :1] * 2.0
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).repeat().prefetch(8)
-    model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(1)])
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .batch(batch_size)
+        .repeat()
+        .prefetch(8)
+    )
+    model = keras.Sequential(
+        [
+            keras.Input((32,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
     model.fit(dataset, steps_per_epoch=10, epochs=1, verbose=0)  # trace once
 
     def fit():
         model.optimizer.iterations.assign(0)
-        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[callback_factory(steps)])
+        model.fit(
+            dataset,
+            steps_per_epoch=steps,
+            epochs=1,
+            verbose=0,
+            callbacks=[callback_factory(steps)],
+        )
 
     return fit
 
@@ -67,20 +84,29 @@ def main():
     candidates = {
         "keras_callback": make_fit(BareLoggingStop, args.steps),
         "km_HookCallback": make_fit(
-            lambda last: km.HookCallback([
-                km.hooks.LoggingTensorHook({"loss": "loss"}, every_n_iter=EVERY),
-                km.hooks.StopAtStepHook(last_step=last),
-            ]),
+            lambda last: km.HookCallback(
+                [
+                    km.hooks.LoggingTensorHook(
+                        {"loss": "loss"}, every_n_iter=EVERY
+                    ),
+                    km.hooks.StopAtStepHook(last_step=last),
+                ]
+            ),
             args.steps,
         ),
     }
     times = common.interleaved(candidates, args.repeats)
     result = common.report(
-        "hook_callback_overhead", times, baseline="keras_callback",
-        units={k: args.steps for k in candidates}, target="time ratio <= 1.05",
+        "hook_callback_overhead",
+        times,
+        baseline="keras_callback",
+        units={k: args.steps for k in candidates},
+        target="time ratio <= 1.05",
     )
     ratio = result["results"]["km_HookCallback"]["time_ratio_to_baseline"]
-    print(f"HookCallback time ratio: {ratio:.3f} ({'meets' if ratio <= 1.05 else 'misses'} the <= 1.05 target)")
+    print(
+        f"HookCallback time ratio: {ratio:.3f} ({'meets' if ratio <= 1.05 else 'misses'} the <= 1.05 target)"
+    )
 
 
 if __name__ == "__main__":

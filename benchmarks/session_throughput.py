@@ -30,12 +30,23 @@ LOOP = 100
 def make_training():
     """A small MLP regression step on batches from a tf.data iterator."""
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input((32,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(1),
+        ]
+    )
     optimizer = keras.optimizers.SGD(0.01)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64 * 50, 32)).astype("float32")
     y = x[:, :1] * 2.0
-    iterator = iter(tf.data.Dataset.from_tensor_slices((x, y)).batch(64).repeat().prefetch(16))
+    iterator = iter(
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .batch(64)
+        .repeat()
+        .prefetch(16)
+    )
 
     def train_step(batch):
         xb, yb = batch
@@ -103,10 +114,15 @@ def km_session(steps, steps_per_loop):
         Progress(),
         km.hooks.StopAtStepHook(last_step=10**12),
         km.hooks.LoggingTensorHook({"loss": "loss"}, every_n_iter=LOOP),
-        km.hooks.StepCounterHook(every_n_steps=LOOP, output_dir=tempfile.mkdtemp()),
+        km.hooks.StepCounterHook(
+            every_n_steps=LOOP, output_dir=tempfile.mkdtemp()
+        ),
     ]
     km.reset_global_step()
-    sess = km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=steps_per_loop), hooks=hooks)
+    sess = km.MonitoredSession(
+        session_creator=km.ChiefSessionCreator(steps_per_loop=steps_per_loop),
+        hooks=hooks,
+    )
     sess.run(train_step, feed_dict={"batch": iterator})  # compile once
 
     def run():
@@ -132,14 +148,34 @@ def main():
     }
     times = common.interleaved(candidates, args.repeats)
     units = {name: steps for name in candidates}
-    per_step = common.report("session_throughput_per_step", {k: times[k] for k in ("raw_tf_function_per_step", "km_steps_per_loop_1")},
-                             baseline="raw_tf_function_per_step", units=units, target="km rate >= 0.9x raw")
-    looped = common.report("session_throughput_looped", {k: times[k] for k in ("raw_in_graph_loop_100", "km_steps_per_loop_100")},
-                           baseline="raw_in_graph_loop_100", units=units, target="km rate >= 0.8x in-graph")
+    per_step = common.report(
+        "session_throughput_per_step",
+        {
+            k: times[k]
+            for k in ("raw_tf_function_per_step", "km_steps_per_loop_1")
+        },
+        baseline="raw_tf_function_per_step",
+        units=units,
+        target="km rate >= 0.9x raw",
+    )
+    looped = common.report(
+        "session_throughput_looped",
+        {
+            k: times[k]
+            for k in ("raw_in_graph_loop_100", "km_steps_per_loop_100")
+        },
+        baseline="raw_in_graph_loop_100",
+        units=units,
+        target="km rate >= 0.8x in-graph",
+    )
     r1 = per_step["results"]["km_steps_per_loop_1"]["rate_ratio_to_baseline"]
     r100 = looped["results"]["km_steps_per_loop_100"]["rate_ratio_to_baseline"]
-    print(f"\nsteps_per_loop=1:   {r1:.3f}x raw per-step ({'meets' if r1 >= 0.9 else 'misses'} >= 0.9)")
-    print(f"steps_per_loop=100: {r100:.3f}x in-graph loop ({'meets' if r100 >= 0.8 else 'misses'} >= 0.8)")
+    print(
+        f"\nsteps_per_loop=1:   {r1:.3f}x raw per-step ({'meets' if r1 >= 0.9 else 'misses'} >= 0.9)"
+    )
+    print(
+        f"steps_per_loop=100: {r100:.3f}x in-graph loop ({'meets' if r100 >= 0.8 else 'misses'} >= 0.8)"
+    )
 
 
 if __name__ == "__main__":

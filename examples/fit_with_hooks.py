@@ -28,7 +28,10 @@ FLAGS = flags.FLAGS
 km_flags.define_flags()
 if "batch_size" not in FLAGS:
     flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
-FLAGS.set_default("checkpoint_dir", os.path.join(tempfile.gettempdir(), "keras_monitored_fit_example"))
+FLAGS.set_default(
+    "checkpoint_dir",
+    os.path.join(tempfile.gettempdir(), "keras_monitored_fit_example"),
+)
 FLAGS.set_default("max_steps", 1000)
 FLAGS.set_default("save_checkpoint_steps", 100)
 
@@ -38,11 +41,19 @@ def main(argv):
     model = build_model()
     model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
     hooks = [
-        tf.compat.v1.train.StopAtStepHook(last_step=FLAGS.max_steps),  # TF1's object, translated
+        tf.compat.v1.train.StopAtStepHook(
+            last_step=FLAGS.max_steps
+        ),  # TF1's object, translated
         km.hooks.NanTensorHook("loss"),
-        km.hooks.LoggingTensorHook({"step": "global_step", "loss": "loss"}, every_n_iter=100),
-        km.hooks.StepCounterHook(every_n_steps=100, output_dir=FLAGS.checkpoint_dir),
-        km.hooks.CheckpointSaverHook(FLAGS.checkpoint_dir, save_steps=FLAGS.save_checkpoint_steps),
+        km.hooks.LoggingTensorHook(
+            {"step": "global_step", "loss": "loss"}, every_n_iter=100
+        ),
+        km.hooks.StepCounterHook(
+            every_n_steps=100, output_dir=FLAGS.checkpoint_dir
+        ),
+        km.hooks.CheckpointSaverHook(
+            FLAGS.checkpoint_dir, save_steps=FLAGS.save_checkpoint_steps
+        ),
     ]
     history = model.fit(
         synthetic_dataset(FLAGS.batch_size),

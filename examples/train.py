@@ -34,9 +34,19 @@ FLAGS = flags.FLAGS
 km_flags.define_flags()
 flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
 flags.DEFINE_float("learning_rate", 0.05, "SGD learning rate.", lower_bound=0.0)
-flags.DEFINE_integer("steps_per_epoch", 100, "Steps per epoch for the Keras callbacks.", lower_bound=1)
-flags.DEFINE_integer("log_every_n_steps", 100, "Log the loss every N steps.", lower_bound=1)
-FLAGS.set_default("checkpoint_dir", os.path.join(tempfile.gettempdir(), "keras_monitored_example"))
+flags.DEFINE_integer(
+    "steps_per_epoch",
+    100,
+    "Steps per epoch for the Keras callbacks.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "log_every_n_steps", 100, "Log the loss every N steps.", lower_bound=1
+)
+FLAGS.set_default(
+    "checkpoint_dir",
+    os.path.join(tempfile.gettempdir(), "keras_monitored_example"),
+)
 FLAGS.set_default("max_steps", 1000)
 FLAGS.set_default("save_checkpoint_steps", 100)
 FLAGS.set_default("save_summaries_steps", 20)
@@ -49,8 +59,16 @@ def synthetic_dataset(batch_size: int, seed: int = 0) -> tf.data.Dataset:
     rng = np.random.default_rng(seed)
     true_weights = rng.normal(size=(NUM_FEATURES, 1)).astype(np.float32)
     x = rng.normal(size=(4096, NUM_FEATURES)).astype(np.float32)
-    y = x @ true_weights + 0.5 + 0.01 * rng.normal(size=(4096, 1)).astype(np.float32)
-    return tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(batch_size, drop_remainder=True)
+    y = (
+        x @ true_weights
+        + 0.5
+        + 0.01 * rng.normal(size=(4096, 1)).astype(np.float32)
+    )
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .repeat()
+        .batch(batch_size, drop_remainder=True)
+    )
 
 
 def build_model() -> keras.Model:
@@ -78,7 +96,9 @@ def main(argv):
     with strategy.scope():
         model = build_model()
         optimizer = keras.optimizers.SGD(FLAGS.learning_rate)
-        model.compile(optimizer=optimizer)  # callbacks reach the optimizer through the model
+        model.compile(
+            optimizer=optimizer
+        )  # callbacks reach the optimizer through the model
     dataset = synthetic_dataset(FLAGS.batch_size)
     if strategy is not tf.distribute.get_strategy():
         dataset = strategy.experimental_distribute_dataset(dataset)
@@ -87,13 +107,19 @@ def main(argv):
     def train_step(batch):
         x, y = batch
         with tf.GradientTape() as tape:
-            per_example = tf.reduce_sum((model(x, training=True) - y) ** 2, axis=1)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=FLAGS.batch_size)
+            per_example = tf.reduce_sum(
+                (model(x, training=True) - y) ** 2, axis=1
+            )
+            loss = tf.nn.compute_average_loss(
+                per_example, global_batch_size=FLAGS.batch_size
+            )
         grads = tape.gradient(loss, model.trainable_variables)
         km.expose("grad_norm", tf.linalg.global_norm(grads))
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         mean_loss = tf.reduce_mean(per_example)
-        tf.summary.scalar("loss", mean_loss)  # written every --save_summaries_steps
+        tf.summary.scalar(
+            "loss", mean_loss
+        )  # written every --save_summaries_steps
         return {"loss": mean_loss}
 
     hooks = [
@@ -105,18 +131,30 @@ def main(argv):
     ]
     chief_only_hooks = [
         km.CallbackHook(
-            [keras.callbacks.CSVLogger(os.path.join(FLAGS.checkpoint_dir, "training_log.csv"))],
+            [
+                keras.callbacks.CSVLogger(
+                    os.path.join(FLAGS.checkpoint_dir, "training_log.csv")
+                )
+            ],
             model=model,
             steps_per_epoch=FLAGS.steps_per_epoch,
         ),
         km.hooks.ProgressBarHook(tensors=["loss"]),
     ]
-    scaffold = km.Scaffold(checkpoint=tf.train.Checkpoint(model=model, optimizer=optimizer))
+    scaffold = km.Scaffold(
+        checkpoint=tf.train.Checkpoint(model=model, optimizer=optimizer)
+    )
     with km_flags.session_from_flags(
-        scaffold=scaffold, hooks=hooks, chief_only_hooks=chief_only_hooks, strategy=strategy
+        scaffold=scaffold,
+        hooks=hooks,
+        chief_only_hooks=chief_only_hooks,
+        strategy=strategy,
     ) as sess:
         start = int(km.get_global_step().numpy())
-        print(f"start global_step={start} weights_digest={weights_digest(model)}", flush=True)
+        print(
+            f"start global_step={start} weights_digest={weights_digest(model)}",
+            flush=True,
+        )
         outputs = {}
         while not sess.should_stop():
             outputs = sess.run(train_step, feed_dict={"batch": batches})
@@ -128,7 +166,10 @@ def main(argv):
         flush=True,
     )
     print(f"checkpoints: {FLAGS.checkpoint_dir}", flush=True)
-    print(f"tensorboard --logdir {FLAGS.summary_dir or FLAGS.checkpoint_dir}", flush=True)
+    print(
+        f"tensorboard --logdir {FLAGS.summary_dir or FLAGS.checkpoint_dir}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -152,7 +152,12 @@ def write_event(writer: Any, serialized_event: bytes) -> None:
 # state. Keras does not save them (keras-team/keras#17012).
 _KERAS_CALLBACK_STATE = {
     "EarlyStopping": ("wait", "stopped_epoch", "best", "best_epoch"),
-    "ModelCheckpoint": ("best", "_batches_seen_since_last_saving", "_last_batch_seen", "_current_epoch"),
+    "ModelCheckpoint": (
+        "best",
+        "_batches_seen_since_last_saving",
+        "_last_batch_seen",
+        "_current_epoch",
+    ),
     "ReduceLROnPlateau": ("best", "wait", "cooldown_counter"),
 }
 
@@ -172,13 +177,20 @@ def keras_callback_state(callback: Any) -> Any:
         return {"custom": get_state()}
     for class_name, attributes in _KERAS_CALLBACK_STATE.items():
         if isinstance(callback, getattr(keras.callbacks, class_name)):
-            return {"attributes": {name: _plain(getattr(callback, name, None)) for name in attributes}}
+            return {
+                "attributes": {
+                    name: _plain(getattr(callback, name, None))
+                    for name in attributes
+                }
+            }
     if isinstance(callback, keras.callbacks.CSVLogger):
         return {"csv_started": True}
     return None
 
 
-def restore_keras_callback_state(callback: Any, state: Any, before_train_begin: bool) -> None:
+def restore_keras_callback_state(
+    callback: Any, state: Any, before_train_begin: bool
+) -> None:
     """Gives a Keras callback back its state (around its `on_train_begin`,
     which resets much of it)."""
     if not state:

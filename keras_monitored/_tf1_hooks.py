@@ -67,7 +67,9 @@ def _stop_at_step(hook: Any) -> Any:
 def _checkpoint_saver(hook: Any) -> Any:
     from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
 
-    every_secs, every_steps = _compat.tf1_timer_settings(_compat.private_attr(hook, "_timer"))
+    every_secs, every_steps = _compat.tf1_timer_settings(
+        _compat.private_attr(hook, "_timer")
+    )
     save_path = _compat.private_attr(hook, "_save_path")
     return CheckpointSaverHook(
         checkpoint_dir=_compat.private_attr(hook, "_checkpoint_dir"),
@@ -77,12 +79,16 @@ def _checkpoint_saver(hook: Any) -> Any:
         checkpoint_basename=os.path.basename(save_path),
         scaffold=_compat.private_attr(hook, "_scaffold"),
         listeners=_compat.private_attr(hook, "_listeners"),
-        save_graph_def=bool(_compat.private_attr(hook, "_save_graph_def", True)),
+        save_graph_def=bool(
+            _compat.private_attr(hook, "_save_graph_def", True)
+        ),
     )
 
 
 def _timer_kwargs(hook: Any, secs_name: str, steps_name: str) -> dict[str, Any]:
-    every_secs, every_steps = _compat.tf1_timer_settings(_compat.private_attr(hook, "_timer"))
+    every_secs, every_steps = _compat.tf1_timer_settings(
+        _compat.private_attr(hook, "_timer")
+    )
     return {secs_name: every_secs, steps_name: every_steps}
 
 
@@ -92,7 +98,10 @@ def _logging_tensor(hook: Any) -> Any:
 
     tensors = _compat.private_attr(hook, "_tensors")
     tag_order = list(_compat.private_attr(hook, "_tag_order"))
-    built_from_list = all(tag is value or (isinstance(value, str) and tag == value) for tag, value in tensors.items())
+    built_from_list = all(
+        tag is value or (isinstance(value, str) and tag == value)
+        for tag, value in tensors.items()
+    )
     if built_from_list and tag_order != sorted(tensors, key=str):
         fetches: Any = tag_order  # built from a list: keep its order
     else:
@@ -114,7 +123,9 @@ def _nan_tensor(hook: Any) -> Any:
 
     return NanTensorHook(
         _compat.private_attr(hook, "_loss_tensor"),
-        fail_on_nan_loss=bool(_compat.private_attr(hook, "_fail_on_nan_loss", True)),
+        fail_on_nan_loss=bool(
+            _compat.private_attr(hook, "_fail_on_nan_loss", True)
+        ),
     )
 
 
@@ -149,7 +160,9 @@ def _final_ops(hook: Any) -> Any:
     return FinalOpsHook(
         _compat.private_attr(hook, "_final_ops"),
         _compat.private_attr(hook, "_final_ops_feed_dict"),
-        on_values=lambda values: _compat.set_private_attr(hook, "_final_ops_values", values),
+        on_values=lambda values: _compat.set_private_attr(
+            hook, "_final_ops_values", values
+        ),
     )
 
 

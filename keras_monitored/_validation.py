@@ -15,7 +15,9 @@ def invalid(name: str, value: Any, expected: str) -> str:
     return f"Invalid value for argument `{name}`. {_received(name, value)}. Expected {expected}."
 
 
-def check_type(name: str, value: Any, types: type | tuple[type, ...], expected: str) -> Any:
+def check_type(
+    name: str, value: Any, types: type | tuple[type, ...], expected: str
+) -> Any:
     """Raises TypeError unless `value` is an instance of `types`."""
     if not isinstance(value, types):
         raise TypeError(invalid(name, value, expected))
@@ -41,7 +43,11 @@ def check_int(
     if value is None and allow_none:
         return None
     if not _is_int(value):
-        raise TypeError(invalid(name, value, "an integer" + (" or None" if allow_none else "")))
+        raise TypeError(
+            invalid(
+                name, value, "an integer" + (" or None" if allow_none else "")
+            )
+        )
     if minimum is not None and value < minimum:
         raise ValueError(invalid(name, value, f"an integer >= {minimum}"))
     return int(value)
@@ -59,7 +65,11 @@ def check_number(
     if value is None and allow_none:
         return None
     if not _is_number(value):
-        raise TypeError(invalid(name, value, "a number" + (" or None" if allow_none else "")))
+        raise TypeError(
+            invalid(
+                name, value, "a number" + (" or None" if allow_none else "")
+            )
+        )
     if strictly_positive and not value > 0:
         raise ValueError(invalid(name, value, "a number > 0"))
     if minimum is not None and value < minimum:
@@ -92,5 +102,9 @@ def check_callable(name: str, value: Any, *, allow_none: bool = True) -> Any:
     if value is None and allow_none:
         return None
     if not callable(value):
-        raise TypeError(invalid(name, value, "a callable" + (" or None" if allow_none else "")))
+        raise TypeError(
+            invalid(
+                name, value, "a callable" + (" or None" if allow_none else "")
+            )
+        )
     return value

@@ -77,17 +77,35 @@ class CallbackHook(SessionRunHook):
             callbacks = callbacks.callbacks
         if isinstance(callbacks, keras.callbacks.Callback):
             callbacks = [callbacks]
-        if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
-            raise TypeError(_validation.invalid("callbacks", callbacks, "a list of keras.callbacks.Callback"))
+        if isinstance(callbacks, (str, bytes)) or not hasattr(
+            callbacks, "__iter__"
+        ):
+            raise TypeError(
+                _validation.invalid(
+                    "callbacks", callbacks, "a list of keras.callbacks.Callback"
+                )
+            )
         self._callbacks = list(callbacks)
         for index, callback in enumerate(self._callbacks):
             if not isinstance(callback, keras.callbacks.Callback):
-                raise TypeError(_validation.invalid(f"callbacks[{index}]", callback, "a keras.callbacks.Callback"))
+                raise TypeError(
+                    _validation.invalid(
+                        f"callbacks[{index}]",
+                        callback,
+                        "a keras.callbacks.Callback",
+                    )
+                )
         if model is not None and not isinstance(model, keras.Model):
-            raise TypeError(_validation.invalid("model", model, "a keras.Model or None"))
+            raise TypeError(
+                _validation.invalid("model", model, "a keras.Model or None")
+            )
         self._model = model if model is not None else _NoModel()
-        self._steps_per_epoch = _validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True)
-        self._callback_list = keras.callbacks.CallbackList(self._callbacks, model=self._model)
+        self._steps_per_epoch = _validation.check_int(
+            "steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True
+        )
+        self._callback_list = keras.callbacks.CallbackList(
+            self._callbacks, model=self._model
+        )
         self._started = False
         self._pending_state: dict[str, Any] | None = None
         self._last_global_step = 0
@@ -128,13 +146,18 @@ class CallbackHook(SessionRunHook):
         session = run_context.session
         global_step = int(session.run("global_step"))
         logs = _batch_logs(session.last_outputs)
-        self._callback_list.on_train_batch_end(global_step - 1 - self._epoch_start(), logs)
+        self._callback_list.on_train_batch_end(
+            global_step - 1 - self._epoch_start(), logs
+        )
         for name, value in logs.items():
             if isinstance(value, float):
                 self._sums[name] = self._sums.get(name, 0.0) + value
         self._batches += 1
         self._last_global_step = global_step
-        if self._steps_per_epoch and global_step >= self._epoch_start() + self._steps_per_epoch:
+        if (
+            self._steps_per_epoch
+            and global_step >= self._epoch_start() + self._steps_per_epoch
+        ):
             self._close_epoch()
         if self._model.stop_training:
             run_context.request_stop()
@@ -152,7 +175,9 @@ class CallbackHook(SessionRunHook):
         """The last step of the current epoch."""
         if not self._steps_per_epoch:
             return None
-        return (int(global_step) // self._steps_per_epoch + 1) * self._steps_per_epoch
+        return (
+            int(global_step) // self._steps_per_epoch + 1
+        ) * self._steps_per_epoch
 
     def get_state(self) -> dict[str, Any]:
         return {
@@ -160,7 +185,9 @@ class CallbackHook(SessionRunHook):
             "sums": dict(self._sums),
             "batches": self._batches,
             "epoch_logs": dict(self._epoch_logs),
-            "callbacks": [_compat.keras_callback_state(c) for c in self._callbacks],
+            "callbacks": [
+                _compat.keras_callback_state(c) for c in self._callbacks
+            ],
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -169,17 +196,29 @@ class CallbackHook(SessionRunHook):
     # -- epochs --------------------------------------------------------------
 
     def _epoch_of(self, global_step_before: int) -> int:
-        return global_step_before // self._steps_per_epoch if self._steps_per_epoch else 0
+        return (
+            global_step_before // self._steps_per_epoch
+            if self._steps_per_epoch
+            else 0
+        )
 
     def _epoch_start(self) -> int:
-        return self._epoch * self._steps_per_epoch if self._steps_per_epoch else self._run_start
+        return (
+            self._epoch * self._steps_per_epoch
+            if self._steps_per_epoch
+            else self._run_start
+        )
 
     def _open_epoch(self, epoch: int) -> None:
         self._epoch = epoch
         self._callback_list.on_epoch_begin(epoch)
 
     def _close_epoch(self) -> None:
-        self._epoch_logs = {name: total / self._batches for name, total in self._sums.items()} if self._batches else {}
+        self._epoch_logs = (
+            {name: total / self._batches for name, total in self._sums.items()}
+            if self._batches
+            else {}
+        )
         epoch, self._epoch = self._epoch, None
         self._sums, self._batches = {}, 0
         self._callback_list.on_epoch_end(epoch, dict(self._epoch_logs))
@@ -187,19 +226,37 @@ class CallbackHook(SessionRunHook):
     def _start(self, session: Any) -> None:
         """on_train_begin, once every hook is set up; then resumed state."""
         self._run_start = self._last_global_step
-        last_step = session.last_step_hint() if hasattr(session, "last_step_hint") else None
+        last_step = (
+            session.last_step_hint()
+            if hasattr(session, "last_step_hint")
+            else None
+        )
         epochs = None
         if last_step is not None:
-            epochs = -(-last_step // self._steps_per_epoch) if self._steps_per_epoch else 1
-        self._callback_list.set_params({"verbose": 1, "epochs": epochs, "steps": self._steps_per_epoch})
+            epochs = (
+                -(-last_step // self._steps_per_epoch)
+                if self._steps_per_epoch
+                else 1
+            )
+        self._callback_list.set_params(
+            {"verbose": 1, "epochs": epochs, "steps": self._steps_per_epoch}
+        )
         state = self._pending_state or {}
-        saved_callbacks = state.get("callbacks") or [None] * len(self._callbacks)
+        saved_callbacks = state.get("callbacks") or [None] * len(
+            self._callbacks
+        )
         for callback, saved in zip(self._callbacks, saved_callbacks):
-            _compat.restore_keras_callback_state(callback, saved, before_train_begin=True)
+            _compat.restore_keras_callback_state(
+                callback, saved, before_train_begin=True
+            )
         self._callback_list.on_train_begin()
         for callback, saved in zip(self._callbacks, saved_callbacks):
-            _compat.restore_keras_callback_state(callback, saved, before_train_begin=False)
-            _compat.start_keras_callback_at_step(callback, self._last_global_step)
+            _compat.restore_keras_callback_state(
+                callback, saved, before_train_begin=False
+            )
+            _compat.start_keras_callback_at_step(
+                callback, self._last_global_step
+            )
         if state.get("epoch") is not None:
             # Resumed mid-epoch: reopen it with its running sums.
             self._open_epoch(int(state["epoch"]))
@@ -217,5 +274,9 @@ def _batch_logs(outputs: Any) -> dict[str, Any]:
     logs = {}
     for name in outputs.outputs:
         value = np.asarray(outputs.value(str(name)))
-        logs[str(name)] = float(value) if value.ndim == 0 and np.issubdtype(value.dtype, np.number) else value
+        logs[str(name)] = (
+            float(value)
+            if value.ndim == 0 and np.issubdtype(value.dtype, np.number)
+            else value
+        )
     return logs

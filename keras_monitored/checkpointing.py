@@ -26,7 +26,9 @@ def _json_default(value: Any) -> Any:
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
-    raise TypeError(f"{value!r} of type {type(value).__name__} is not JSON serialisable")
+    raise TypeError(
+        f"{value!r} of type {type(value).__name__} is not JSON serialisable"
+    )
 
 
 class HookState(_compat.python_state_base()):
@@ -42,7 +44,9 @@ class HookState(_compat.python_state_base()):
         self.restored: dict[str, Any] | None = None
 
     def serialize(self) -> str:
-        return json.dumps(dict(self.provider()), default=_json_default, sort_keys=True)
+        return json.dumps(
+            dict(self.provider()), default=_json_default, sort_keys=True
+        )
 
     def deserialize(self, string_value: Any) -> None:
         if isinstance(string_value, bytes):
@@ -50,7 +54,9 @@ class HookState(_compat.python_state_base()):
         self.restored = json.loads(string_value) if string_value else {}
 
 
-def build_root(items: Mapping[str, Any], global_step: tf.Variable, hook_state: HookState) -> tf.train.Checkpoint:
+def build_root(
+    items: Mapping[str, Any], global_step: tf.Variable, hook_state: HookState
+) -> tf.train.Checkpoint:
     """The checkpoint root: the user's items at top level plus km's own.
 
     Raises:
@@ -65,7 +71,9 @@ def build_root(items: Mapping[str, Any], global_step: tf.Variable, hook_state: H
             "`km.Scaffold(global_step=...)` too, or rename the item."
         )
     if HOOK_STATE_KEY in children:
-        raise ValueError(f"The checkpoint item name {HOOK_STATE_KEY!r} is reserved by keras_monitored.")
+        raise ValueError(
+            f"The checkpoint item name {HOOK_STATE_KEY!r} is reserved by keras_monitored."
+        )
     children[GLOBAL_STEP_KEY] = global_step
     children[HOOK_STATE_KEY] = hook_state
     return tf.train.Checkpoint(**children)
@@ -81,7 +89,13 @@ class CheckpointWriter:
       basename: the file prefix before `-<step>`.
     """
 
-    def __init__(self, root: tf.train.Checkpoint, directory: str, max_to_keep: int | None, basename: str = DEFAULT_BASENAME):
+    def __init__(
+        self,
+        root: tf.train.Checkpoint,
+        directory: str,
+        max_to_keep: int | None,
+        basename: str = DEFAULT_BASENAME,
+    ):
         self.root = root
         self.directory = directory
         self.basename = basename
@@ -119,7 +133,13 @@ class ScratchCheckpointWriter:
       task: a label for the temp directory (`worker_1`).
     """
 
-    def __init__(self, root: tf.train.Checkpoint, directory: str, basename: str, task: str):
+    def __init__(
+        self,
+        root: tf.train.Checkpoint,
+        directory: str,
+        basename: str,
+        task: str,
+    ):
         self.root = root
         self.directory = directory
         self.basename = basename
@@ -132,7 +152,9 @@ class ScratchCheckpointWriter:
     def save(self, step: int) -> str:
         scratch = tempfile.mkdtemp(prefix=f"km_{self._task}_")
         try:
-            path = self.root.write(os.path.join(scratch, f"{self.basename}-{int(step)}"))
+            path = self.root.write(
+                os.path.join(scratch, f"{self.basename}-{int(step)}")
+            )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return path
@@ -150,19 +172,39 @@ class SessionCheckpoints:
       max_to_keep: checkpoints kept per directory.
     """
 
-    def __init__(self, items: Mapping[str, Any], global_step: tf.Variable, max_to_keep: int | None = 5):
+    def __init__(
+        self,
+        items: Mapping[str, Any],
+        global_step: tf.Variable,
+        max_to_keep: int | None = 5,
+    ):
         self.hook_state = HookState()
         self.global_step = global_step
         self.max_to_keep = max_to_keep
         self.root = build_root(items, global_step, self.hook_state)
         self._writers: dict[tuple[str, str], CheckpointWriter] = {}
 
-    def scratch_writer(self, directory: str, basename: str, task: str, items: Mapping[str, Any] | None = None) -> ScratchCheckpointWriter:
+    def scratch_writer(
+        self,
+        directory: str,
+        basename: str,
+        task: str,
+        items: Mapping[str, Any] | None = None,
+    ) -> ScratchCheckpointWriter:
         """A writer for a non-chief worker of a collective strategy."""
-        root = self.root if items is None else build_root(items, self.global_step, self.hook_state)
+        root = (
+            self.root
+            if items is None
+            else build_root(items, self.global_step, self.hook_state)
+        )
         return ScratchCheckpointWriter(root, directory, basename, task)
 
-    def writer(self, directory: str, basename: str = DEFAULT_BASENAME, items: Mapping[str, Any] | None = None) -> CheckpointWriter:
+    def writer(
+        self,
+        directory: str,
+        basename: str = DEFAULT_BASENAME,
+        items: Mapping[str, Any] | None = None,
+    ) -> CheckpointWriter:
         """A writer for `directory` (shared by everyone who saves there).
 
         Args:
@@ -178,7 +220,9 @@ class SessionCheckpoints:
         key = (os.path.abspath(directory), basename)
         writer = self._writers.get(key)
         if writer is None:
-            writer = CheckpointWriter(self.root, directory, self.max_to_keep, basename)
+            writer = CheckpointWriter(
+                self.root, directory, self.max_to_keep, basename
+            )
             self._writers[key] = writer
         return writer
 
@@ -191,7 +235,11 @@ class SessionCheckpoints:
         self.hook_state.restored = None
         self.root.restore(path).expect_partial()
         restored = self.hook_state.restored or {}
-        logging.info("Restored checkpoint %s (global step %d).", path, int(self.global_step.numpy()))
+        logging.info(
+            "Restored checkpoint %s (global step %d).",
+            path,
+            int(self.global_step.numpy()),
+        )
         return restored
 
 

@@ -10,7 +10,9 @@ import tensorflow as tf
 from keras_monitored import _validation
 
 
-def tpu_strategy(tpu: str = "", zone: str | None = None, project: str | None = None) -> tf.distribute.TPUStrategy:
+def tpu_strategy(
+    tpu: str = "", zone: str | None = None, project: str | None = None
+) -> tf.distribute.TPUStrategy:
     """Connects to a TPU and returns a `TPUStrategy` for it.
 
     TF1 programs named the TPU through `master` (`grpc://10.0.0.2:8470`) or a
@@ -32,8 +34,12 @@ def tpu_strategy(tpu: str = "", zone: str | None = None, project: str | None = N
       ValueError: TensorFlow finds no TPU there.
     """
     if not isinstance(tpu, str):
-        raise TypeError(_validation.invalid("tpu", tpu, "a TPU name or grpc:// address"))
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu, zone=zone, project=project)
+        raise TypeError(
+            _validation.invalid("tpu", tpu, "a TPU name or grpc:// address")
+        )
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu=tpu, zone=zone, project=project
+    )
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
@@ -41,4 +47,7 @@ def tpu_strategy(tpu: str = "", zone: str | None = None, project: str | None = N
 
 def is_tpu(strategy: Any) -> bool:
     """True for a TPU strategy (which consumes a TF1 `master` address)."""
-    return isinstance(strategy, (tf.distribute.TPUStrategy, tf.distribute.experimental.TPUStrategy))
+    return isinstance(
+        strategy,
+        (tf.distribute.TPUStrategy, tf.distribute.experimental.TPUStrategy),
+    )

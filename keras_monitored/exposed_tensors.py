@@ -77,7 +77,11 @@ def expose(name: str, value: Any) -> Any:
             f"km.expose: the name {name!r} was exposed twice in one step. "
             "Use a different name for each tensor."
         )
-    collector[name] = tf.convert_to_tensor(value) if not isinstance(value, tf.Tensor) else value
+    collector[name] = (
+        tf.convert_to_tensor(value)
+        if not isinstance(value, tf.Tensor)
+        else value
+    )
     return value
 
 

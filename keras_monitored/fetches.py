@@ -36,7 +36,9 @@ def to_numpy(value: Any) -> Any:
             return leaf.numpy()
         if hasattr(leaf, "numpy"):
             return leaf.numpy()
-        if isinstance(leaf, (bool, int, float, complex, np.ndarray, np.generic)):
+        if isinstance(
+            leaf, (bool, int, float, complex, np.ndarray, np.generic)
+        ):
             return np.asarray(leaf)[()]
         return leaf
 
@@ -91,7 +93,11 @@ def describe(fetch: Any) -> str:
 
 def _leaf_problem(fetch: Any) -> str | None:
     """Why `fetch` cannot be fetched, or None if it can."""
-    if isinstance(fetch, str) or _compat.is_variable(fetch) or _compat.is_eager_tensor(fetch):
+    if (
+        isinstance(fetch, str)
+        or _compat.is_variable(fetch)
+        or _compat.is_eager_tensor(fetch)
+    ):
         return None
     if _compat.is_symbolic_tensor(fetch):
         return (
@@ -116,11 +122,15 @@ def check_fetches(name: str, fetches: Any) -> Any:
       TypeError: a leaf that can never be fetched (a graph tensor, a number).
     """
     if fetches is None:
-        raise TypeError(f"Invalid value for argument `{name}`. Received: {name}=None. Expected fetches.")
+        raise TypeError(
+            f"Invalid value for argument `{name}`. Received: {name}=None. Expected fetches."
+        )
     for leaf in tf.nest.flatten(fetches):
         problem = _leaf_problem(leaf)
         if problem is not None:
-            raise TypeError(f"Invalid value for argument `{name}`. Received: {name}={describe(fetches)}; {problem}.")
+            raise TypeError(
+                f"Invalid value for argument `{name}`. Received: {name}={describe(fetches)}; {problem}."
+            )
     return fetches
 
 
@@ -169,7 +179,10 @@ def _map_structure(function: Callable[[Any], Any], structure: Any) -> Any:
     per-call overhead (this runs on every hooked step)."""
     kind = type(structure)
     if kind is dict:
-        return {key: _map_structure(function, value) for key, value in structure.items()}
+        return {
+            key: _map_structure(function, value)
+            for key, value in structure.items()
+        }
     if kind is list:
         return [_map_structure(function, value) for value in structure]
     if kind is tuple:
@@ -179,7 +192,9 @@ def _map_structure(function: Callable[[Any], Any], structure: Any) -> Any:
     return tf.nest.map_structure(function, structure)
 
 
-def _resolve_name(fetch: str, outputs: StepOutputs | None, global_step: Callable[[], Any]) -> Any:
+def _resolve_name(
+    fetch: str, outputs: StepOutputs | None, global_step: Callable[[], Any]
+) -> Any:
     name = output_name(fetch)
     if name == GLOBAL_STEP_NAME:
         return global_step()

@@ -31,11 +31,21 @@ import tensorflow as tf
 
 from keras_monitored import distribute
 from keras_monitored.hooks.stop_at_step import StopAtStepHook
-from keras_monitored.training_session import USE_DEFAULT, MonitoredTrainingSession
+from keras_monitored.training_session import (
+    USE_DEFAULT,
+    MonitoredTrainingSession,
+)
 
 FLAGS = flags.FLAGS
 
-STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
+STRATEGIES = (
+    "auto",
+    "default",
+    "one_device",
+    "mirrored",
+    "multi_worker_mirrored",
+    "tpu",
+)
 
 _STRING_FLAGS = {
     "checkpoint_dir": "Directory for checkpoints (restored on start, saved while training).",
@@ -45,9 +55,18 @@ _STRING_FLAGS = {
 _INT_FLAGS = {
     # name: (help, lower bound)
     "max_steps": ("Global step to stop at (StopAtStepHook(last_step=...)).", 1),
-    "save_checkpoint_steps": ("Checkpoint every N global steps (default: every 600 s).", 1),
-    "save_summaries_steps": ("Write summaries every N global steps (default: 100).", 1),
-    "log_step_count_steps": ("Log global_step/sec every N global steps (default: 100; 0: off).", 0),
+    "save_checkpoint_steps": (
+        "Checkpoint every N global steps (default: every 600 s).",
+        1,
+    ),
+    "save_summaries_steps": (
+        "Write summaries every N global steps (default: 100).",
+        1,
+    ),
+    "log_step_count_steps": (
+        "Log global_step/sec every N global steps (default: 100; 0: off).",
+        0,
+    ),
     "keep_checkpoint_max": ("How many checkpoints to keep (default: 5).", 1),
 }
 _FLOAT_FLAGS = {
@@ -75,28 +94,42 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     for name, help_text in _STRING_FLAGS.items():
         flags.DEFINE_string(name, None, help_text, flag_values=flag_values)
     for name, (help_text, lower) in _INT_FLAGS.items():
-        flags.DEFINE_integer(name, None, help_text, lower_bound=lower, flag_values=flag_values)
+        flags.DEFINE_integer(
+            name, None, help_text, lower_bound=lower, flag_values=flag_values
+        )
     for name, help_text in _FLOAT_FLAGS.items():
-        flags.DEFINE_float(name, None, help_text, lower_bound=0.0, flag_values=flag_values)
+        flags.DEFINE_float(
+            name, None, help_text, lower_bound=0.0, flag_values=flag_values
+        )
     flags.DEFINE_integer(
-        "steps_per_loop", 1, "Most steps per session.run call (one tf.function call).",
-        lower_bound=1, flag_values=flag_values,
+        "steps_per_loop",
+        1,
+        "Most steps per session.run call (one tf.function call).",
+        lower_bound=1,
+        flag_values=flag_values,
     )
     flags.DEFINE_enum(
-        "strategy", "auto", STRATEGIES,
+        "strategy",
+        "auto",
+        STRATEGIES,
         "tf.distribute strategy. auto: tpu with --tpu, multi_worker_mirrored when "
         "TF_CONFIG names more than one task, mirrored with more than one GPU, else default.",
         flag_values=flag_values,
     )
     flags.register_multi_flags_validator(
         ["save_checkpoint_steps", "save_checkpoint_secs"],
-        lambda v: v["save_checkpoint_steps"] is None or v["save_checkpoint_secs"] is None,
+        lambda v: (
+            v["save_checkpoint_steps"] is None
+            or v["save_checkpoint_secs"] is None
+        ),
         message="--save_checkpoint_steps and --save_checkpoint_secs are exclusive: give one.",
         flag_values=flag_values,
     )
     flags.register_validator(
-        "save_checkpoint_secs", lambda v: v is None or v > 0,
-        message="--save_checkpoint_secs must be > 0.", flag_values=flag_values,
+        "save_checkpoint_secs",
+        lambda v: v is None or v > 0,
+        message="--save_checkpoint_secs must be > 0.",
+        flag_values=flag_values,
     )
     flags.register_multi_flags_validator(
         ["strategy", "tpu"],
@@ -115,7 +148,11 @@ def _cluster_tasks(environ: Any = None) -> int:
         cluster = json.loads(raw).get("cluster") or {}
     except ValueError:
         return 0
-    return sum(len(tasks) for name, tasks in cluster.items() if name in ("chief", "worker"))
+    return sum(
+        len(tasks)
+        for name, tasks in cluster.items()
+        if name in ("chief", "worker")
+    )
 
 
 def strategy_name(flag_values: flags.FlagValues = FLAGS) -> str:
@@ -132,7 +169,9 @@ def strategy_name(flag_values: flags.FlagValues = FLAGS) -> str:
     return "default"
 
 
-def strategy_from_flags(flag_values: flags.FlagValues = FLAGS) -> tf.distribute.Strategy:
+def strategy_from_flags(
+    flag_values: flags.FlagValues = FLAGS,
+) -> tf.distribute.Strategy:
     """The `tf.distribute.Strategy` the flags ask for (made once per process).
 
     Args:
@@ -149,7 +188,9 @@ def strategy_from_flags(flag_values: flags.FlagValues = FLAGS) -> tf.distribute.
             strategy = tf.distribute.get_strategy()
         elif name == "one_device":
             gpus = tf.config.list_logical_devices("GPU")
-            strategy = tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+            strategy = tf.distribute.OneDeviceStrategy(
+                gpus[0].name if gpus else "/cpu:0"
+            )
         elif name == "mirrored":
             strategy = tf.distribute.MirroredStrategy()
         elif name == "multi_worker_mirrored":
@@ -198,8 +239,12 @@ def session_from_flags(
         save_checkpoint_steps=_or_default(flag_values.save_checkpoint_steps),
         save_checkpoint_secs=_or_default(flag_values.save_checkpoint_secs),
         save_summaries_steps=_or_default(flag_values.save_summaries_steps),
-        log_step_count_steps=100 if flag_values.log_step_count_steps is None else flag_values.log_step_count_steps,
+        log_step_count_steps=100
+        if flag_values.log_step_count_steps is None
+        else flag_values.log_step_count_steps,
         steps_per_loop=flag_values.steps_per_loop,
         max_to_keep=flag_values.keep_checkpoint_max or 5,
-        strategy=strategy if strategy is not None else strategy_from_flags(flag_values),
+        strategy=strategy
+        if strategy is not None
+        else strategy_from_flags(flag_values),
     )

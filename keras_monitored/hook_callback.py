@@ -13,7 +13,11 @@ from keras_monitored import roles
 from keras_monitored.checkpointing import SessionCheckpoints
 from keras_monitored.hook_list import HookList
 from keras_monitored.session_handle import SessionHandle
-from keras_monitored.session_run_hook import SessionRunArgs, SessionRunContext, SessionRunValues
+from keras_monitored.session_run_hook import (
+    SessionRunArgs,
+    SessionRunContext,
+    SessionRunValues,
+)
 
 
 # What a fit batch's "caller" asked for: nothing (fit runs its own step).
@@ -40,9 +44,12 @@ class FitSession(SessionHandle):
                 "Call model.compile(optimizer=...) before model.fit."
             )
         global_step = optimizer.iterations
-        checkpoints = SessionCheckpoints({"model": model, "optimizer": optimizer}, global_step)
+        checkpoints = SessionCheckpoints(
+            {"model": model, "optimizer": optimizer}, global_step
+        )
         super().__init__(
-            strategy=getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy(),
+            strategy=getattr(model, "distribute_strategy", None)
+            or tf.distribute.get_strategy(),
             global_step=global_step,
             checkpoints=checkpoints,
             is_chief=is_chief,
@@ -97,9 +104,13 @@ class HookCallback(keras.callbacks.Callback):
     ):
         super().__init__()
         self._hooks = HookList(hooks, name="hooks").hooks
-        self._chief_only_hooks = HookList(chief_only_hooks, name="chief_only_hooks").hooks
+        self._chief_only_hooks = HookList(
+            chief_only_hooks, name="chief_only_hooks"
+        ).hooks
         if is_chief is not None and not isinstance(is_chief, bool):
-            raise TypeError(f"Invalid value for argument `is_chief`. Received: is_chief={is_chief!r}. Expected True, False or None.")
+            raise TypeError(
+                f"Invalid value for argument `is_chief`. Received: is_chief={is_chief!r}. Expected True, False or None."
+            )
         self._is_chief = is_chief
         self._hook_list: HookList | None = None
         self._session: FitSession | None = None
@@ -122,20 +133,34 @@ class HookCallback(keras.callbacks.Callback):
         self._hook_list = HookList(hooks)
         self._session = FitSession(self.model, is_chief)
         self._session.attach_hooks(self._hook_list)
-        self._session.checkpoints.hook_state.provider = self._hook_list.get_state
+        self._session.checkpoints.hook_state.provider = (
+            self._hook_list.get_state
+        )
         self._saved_global_steps = list(_compat.global_step_collection())
-        _compat.global_step_collection()[:] = [_compat.as_tf_variable(self._session.global_step)]
+        _compat.global_step_collection()[:] = [
+            _compat.as_tf_variable(self._session.global_step)
+        ]
         self._hook_list.begin()
         self._coord = tf.train.Coordinator(clean_stop_exception_types=[])
-        self._run_metadata = _compat.run_metadata()  # TF2 fills none; one is enough
-        self._steps_per_execution = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        self._run_metadata = (
+            _compat.run_metadata()
+        )  # TF2 fills none; one is enough
+        self._steps_per_execution = int(
+            getattr(self.model, "steps_per_execution", 1) or 1
+        )
         self._hook_list.after_create_session(self._session, self._coord)
 
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        self._run_context = SessionRunContext(_NO_CALLER_ARGS, self._session, num_steps=self._steps_per_execution)
+    def on_train_batch_begin(
+        self, batch: int, logs: dict | None = None
+    ) -> None:
+        self._run_context = SessionRunContext(
+            _NO_CALLER_ARGS, self._session, num_steps=self._steps_per_execution
+        )
         self._request = self._hook_list.before_run(self._run_context)
         if self._request.feed_dict:
-            feeders = ", ".join(type(h).__name__ for h in self._hook_list.feeding_hooks)
+            feeders = ", ".join(
+                type(h).__name__ for h in self._hook_list.feeding_hooks
+            )
             raise ValueError(
                 f"{feeders} returned a feed_dict ({sorted(map(str, self._request.feed_dict))}), but "
                 "model.fit owns the inputs of its train step and cannot feed it. Put the "
@@ -147,11 +172,15 @@ class HookCallback(keras.callbacks.Callback):
         results = None
         if self._request.fetches:
             results = fetches_lib.resolve(
-                self._request.fetches, self._session.last_outputs, self._session.global_step_value
+                self._request.fetches,
+                self._session.last_outputs,
+                self._session.global_step_value,
             )
         self._hook_list.after_run(
             self._run_context,
-            SessionRunValues(results, self._request.options, self._run_metadata),
+            SessionRunValues(
+                results, self._request.options, self._run_metadata
+            ),
         )
         if self._run_context.stop_requested:
             self.model.stop_training = True

@@ -15,9 +15,19 @@ from absl import logging
 
 from keras_monitored import _tf1_hooks
 from keras_monitored import _validation
-from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook, SessionRunValues
+from keras_monitored.session_run_hook import (
+    SessionRunArgs,
+    SessionRunHook,
+    SessionRunValues,
+)
 
-_HOOK_METHODS = ("begin", "after_create_session", "before_run", "after_run", "end")
+_HOOK_METHODS = (
+    "begin",
+    "after_create_session",
+    "before_run",
+    "after_run",
+    "end",
+)
 
 
 def check_feed_conflicts(first: dict, second: dict, message: str) -> None:
@@ -37,14 +47,22 @@ def merge_run_options(options: Any, incoming: Any) -> None:
         return
     options.trace_level = max(options.trace_level, incoming.trace_level)
     options.timeout_in_ms = max(options.timeout_in_ms, incoming.timeout_in_ms)
-    options.inter_op_thread_pool = max(options.inter_op_thread_pool, incoming.inter_op_thread_pool)
-    options.output_partition_graphs = max(options.output_partition_graphs, incoming.output_partition_graphs)
-    options.debug_options.debug_tensor_watch_opts.extend(incoming.debug_options.debug_tensor_watch_opts)
+    options.inter_op_thread_pool = max(
+        options.inter_op_thread_pool, incoming.inter_op_thread_pool
+    )
+    options.output_partition_graphs = max(
+        options.output_partition_graphs, incoming.output_partition_graphs
+    )
+    options.debug_options.debug_tensor_watch_opts.extend(
+        incoming.debug_options.debug_tensor_watch_opts
+    )
     options.debug_options.reset_disk_byte_usage = (
-        options.debug_options.reset_disk_byte_usage or incoming.debug_options.reset_disk_byte_usage
+        options.debug_options.reset_disk_byte_usage
+        or incoming.debug_options.reset_disk_byte_usage
     )
     options.report_tensor_allocations_upon_oom = (
-        options.report_tensor_allocations_upon_oom or incoming.report_tensor_allocations_upon_oom
+        options.report_tensor_allocations_upon_oom
+        or incoming.report_tensor_allocations_upon_oom
     )
 
 
@@ -92,8 +110,14 @@ class HookList(SessionRunHook):
     def __init__(self, hooks: Iterable[Any] | None = None, name: str = "hooks"):
         if hooks is None:
             hooks = []
-        if isinstance(hooks, (str, bytes)) or is_hook(hooks) or not hasattr(hooks, "__iter__"):
-            raise TypeError(_validation.invalid(name, hooks, "a list of SessionRunHook"))
+        if (
+            isinstance(hooks, (str, bytes))
+            or is_hook(hooks)
+            or not hasattr(hooks, "__iter__")
+        ):
+            raise TypeError(
+                _validation.invalid(name, hooks, "a list of SessionRunHook")
+            )
         self._hooks: list[Any] = []
         for index, hook in enumerate(hooks):
             if isinstance(hook, HookList):
@@ -157,7 +181,9 @@ class HookList(SessionRunHook):
             if request.fetches is not None:
                 fetches[index] = request.fetches
             if request.feed_dict:
-                check_feed_conflicts(feeds, request.feed_dict, "Same tensor is fed by two hooks.")
+                check_feed_conflicts(
+                    feeds, request.feed_dict, "Same tensor is fed by two hooks."
+                )
                 feeds.update(request.feed_dict)
                 self._feeders.append(hook)
             if request.options is not None:
@@ -214,7 +240,9 @@ class HookList(SessionRunHook):
 
     def has_untimed_hooks(self) -> bool:
         """True if some hook does not report `next_trigger_step`."""
-        return any(getattr(h, "next_trigger_step", None) is None for h in self._hooks)
+        return any(
+            getattr(h, "next_trigger_step", None) is None for h in self._hooks
+        )
 
     def state_keys(self) -> list[str]:
         """A stable key per hook: its class name and its index among hooks of
@@ -246,4 +274,6 @@ class HookList(SessionRunHook):
                 try:
                     hook.set_state(state[key])
                 except (KeyError, TypeError, ValueError) as error:
-                    logging.warning("Could not restore the state of %s: %s", key, error)
+                    logging.warning(
+                        "Could not restore the state of %s: %s", key, error
+                    )

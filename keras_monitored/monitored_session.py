@@ -14,9 +14,21 @@ from keras_monitored import _compat
 from keras_monitored import _validation
 from keras_monitored import fetches as fetches_lib
 from keras_monitored import roles
-from keras_monitored.hook_list import HookList, check_feed_conflicts, merge_run_options
-from keras_monitored.session_creator import ChiefSessionCreator, SessionCreator, as_session_creator
-from keras_monitored.session_run_hook import SessionRunArgs, SessionRunContext, SessionRunValues
+from keras_monitored.hook_list import (
+    HookList,
+    check_feed_conflicts,
+    merge_run_options,
+)
+from keras_monitored.session_creator import (
+    ChiefSessionCreator,
+    SessionCreator,
+    as_session_creator,
+)
+from keras_monitored.session_run_hook import (
+    SessionRunArgs,
+    SessionRunContext,
+    SessionRunValues,
+)
 from keras_monitored.step_session import StepSession, is_step_fn
 
 PREEMPTION_ERRORS = (tf.errors.AbortedError, tf.errors.UnavailableError)
@@ -30,7 +42,12 @@ class StepContext:
         without hooks; `session.run(fetches)` reads.
     """
 
-    def __init__(self, session: StepSession, run_with_hooks_fn: Callable[..., Any], stop_fn: Callable[[], None]):
+    def __init__(
+        self,
+        session: StepSession,
+        run_with_hooks_fn: Callable[..., Any],
+        stop_fn: Callable[[], None],
+    ):
         self._session = session
         self._run_with_hooks_fn = run_with_hooks_fn
         self._stop_fn = stop_fn
@@ -109,7 +126,13 @@ class _MonitoredSessionBase:
         """TF2 has no session graph (kept for TF1 code that reads it)."""
         return None
 
-    def run(self, fetches: Any, feed_dict: dict | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+    def run(
+        self,
+        fetches: Any,
+        feed_dict: dict | None = None,
+        options: Any = None,
+        run_metadata: Any = None,
+    ) -> Any:
         """Runs a step (or reads fetches) with every hook around it.
 
         Args:
@@ -129,7 +152,11 @@ class _MonitoredSessionBase:
           tf.errors.OutOfRangeError, StopIteration: an input ran out.
         """
         self._check_open()
-        return self._with_recovery(lambda: self._run_with_hooks(fetches, feed_dict, options, run_metadata))
+        return self._with_recovery(
+            lambda: self._run_with_hooks(
+                fetches, feed_dict, options, run_metadata
+            )
+        )
 
     def run_step_fn(self, step_fn: Callable[[StepContext], Any]) -> Any:
         """Runs `step_fn(step_context)`, which controls hooks and stopping.
@@ -149,7 +176,9 @@ class _MonitoredSessionBase:
         self._check_open()
 
         def attempt():
-            context = StepContext(self._session, self._run_with_hooks, self._request_stop)
+            context = StepContext(
+                self._session, self._run_with_hooks, self._request_stop
+            )
             return step_fn(context)
 
         return self._with_recovery(attempt)
@@ -165,7 +194,9 @@ class _MonitoredSessionBase:
         except PREEMPTION_ERRORS as error:
             if not self._should_recover:
                 raise
-            logging.info("A hook thread reported %s; recreating the session.", error)
+            logging.info(
+                "A hook thread reported %s; recreating the session.", error
+            )
             self._discard_session()
             return False
         except Exception:  # pylint: disable=broad-except
@@ -216,9 +247,15 @@ class _MonitoredSessionBase:
         if coord is not None:
             coord.request_stop()
             try:
-                coord.join(stop_grace_period_secs=self._stop_grace_period_secs, ignore_live_threads=True)
+                coord.join(
+                    stop_grace_period_secs=self._stop_grace_period_secs,
+                    ignore_live_threads=True,
+                )
             except Exception as error:  # pylint: disable=broad-except
-                logging.error("A hook thread failed while the session was being closed: %s", error)
+                logging.error(
+                    "A hook thread failed while the session was being closed: %s",
+                    error,
+                )
         if session is not None:
             session.close()
 
@@ -240,32 +277,54 @@ class _MonitoredSessionBase:
                     logging.error(
                         "%s under a collective strategy: a peer worker failed. "
                         "Restart every worker; training resumes from the latest "
-                        "checkpoint.", type(error).__name__,
+                        "checkpoint.",
+                        type(error).__name__,
                     )
                     raise
                 failures += 1
                 if failures > self.max_recovery_attempts:
-                    logging.error("Giving up after %d recovery attempts.", self.max_recovery_attempts)
+                    logging.error(
+                        "Giving up after %d recovery attempts.",
+                        self.max_recovery_attempts,
+                    )
                     raise
                 logging.warning(
                     "%s: %s. Recreating the session and retrying (attempt %d of %d).",
-                    type(error).__name__, error, failures, self.max_recovery_attempts,
+                    type(error).__name__,
+                    error,
+                    failures,
+                    self.max_recovery_attempts,
                 )
                 self._discard_session()
                 if failures > 1:
-                    time.sleep(min(self.recovery_backoff_secs * 2 ** (failures - 2), self.recovery_backoff_cap_secs))
+                    time.sleep(
+                        min(
+                            self.recovery_backoff_secs * 2 ** (failures - 2),
+                            self.recovery_backoff_cap_secs,
+                        )
+                    )
 
-    def _run_with_hooks(self, fetches: Any, feed_dict: dict | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+    def _run_with_hooks(
+        self,
+        fetches: Any,
+        feed_dict: dict | None = None,
+        options: Any = None,
+        run_metadata: Any = None,
+    ) -> Any:
         if self.should_stop():
             raise RuntimeError("Run called even after should_stop requested.")
         session = self._session
         stepping = is_step_fn(fetches)
         num_steps = self._loop_length(session, feed_dict) if stepping else 0
-        run_context = SessionRunContext(SessionRunArgs(fetches, feed_dict), session, num_steps=num_steps)
+        run_context = SessionRunContext(
+            SessionRunArgs(fetches, feed_dict), session, num_steps=num_steps
+        )
         options = options if options is not None else _compat.run_options()
         request = self._hooks.before_run(run_context)
         merge_run_options(options, request.options)
-        feeds = self._merged_feeds(feed_dict, request.feed_dict, stepping, fetches)
+        feeds = self._merged_feeds(
+            feed_dict, request.feed_dict, stepping, fetches
+        )
         if stepping:
             outputs = session.run_step(fetches, feeds, num_steps)
             caller_results = outputs.numpy_outputs()
@@ -274,16 +333,32 @@ class _MonitoredSessionBase:
             outputs = session.last_outputs
         hook_results = None
         if request.fetches:
-            hook_results = fetches_lib.resolve(request.fetches, outputs, session.global_step_value)
-        run_metadata = run_metadata if run_metadata is not None else _compat.run_metadata()
-        self._hooks.after_run(run_context, SessionRunValues(hook_results, options, run_metadata))
-        self._stop_requested = self._stop_requested or run_context.stop_requested
+            hook_results = fetches_lib.resolve(
+                request.fetches, outputs, session.global_step_value
+            )
+        run_metadata = (
+            run_metadata if run_metadata is not None else _compat.run_metadata()
+        )
+        self._hooks.after_run(
+            run_context, SessionRunValues(hook_results, options, run_metadata)
+        )
+        self._stop_requested = (
+            self._stop_requested or run_context.stop_requested
+        )
         return caller_results
 
     @staticmethod
-    def _merged_feeds(user_feeds: dict | None, hook_feeds: dict, stepping: bool, fetches: Any) -> dict:
+    def _merged_feeds(
+        user_feeds: dict | None, hook_feeds: dict, stepping: bool, fetches: Any
+    ) -> dict:
         if user_feeds is not None and not isinstance(user_feeds, dict):
-            raise TypeError(_validation.invalid("feed_dict", user_feeds, "a dict of step-function keyword arguments or None"))
+            raise TypeError(
+                _validation.invalid(
+                    "feed_dict",
+                    user_feeds,
+                    "a dict of step-function keyword arguments or None",
+                )
+            )
         if not stepping:
             if user_feeds:
                 raise TypeError(
@@ -295,7 +370,11 @@ class _MonitoredSessionBase:
             return dict(user_feeds or {})
         if not user_feeds:
             return dict(hook_feeds)
-        check_feed_conflicts(user_feeds, hook_feeds, "Same tensor is fed by a SessionRunHook and user.")
+        check_feed_conflicts(
+            user_feeds,
+            hook_feeds,
+            "Same tensor is fed by a SessionRunHook and user.",
+        )
         merged = dict(hook_feeds)
         merged.update(user_feeds)
         return merged
@@ -364,7 +443,12 @@ class MonitoredSession(_MonitoredSessionBase):
         hooks: Iterable[Any] | None = None,
         stop_grace_period_secs: float = 120,
     ):
-        super().__init__(session_creator, hooks, should_recover=True, stop_grace_period_secs=stop_grace_period_secs)
+        super().__init__(
+            session_creator,
+            hooks,
+            should_recover=True,
+            stop_grace_period_secs=stop_grace_period_secs,
+        )
 
 
 class SingularMonitoredSession(_MonitoredSessionBase):
@@ -414,7 +498,12 @@ class SingularMonitoredSession(_MonitoredSessionBase):
             steps_per_loop=steps_per_loop,
             max_to_keep=max_to_keep,
         )
-        super().__init__(creator, hooks, should_recover=False, stop_grace_period_secs=stop_grace_period_secs)
+        super().__init__(
+            creator,
+            hooks,
+            should_recover=False,
+            stop_grace_period_secs=stop_grace_period_secs,
+        )
 
     def raw_session(self) -> StepSession | None:
         """The session handle (None once closed)."""

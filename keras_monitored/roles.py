@@ -9,7 +9,9 @@ from typing import Any
 import tensorflow as tf
 
 
-def task_from_tf_config(environ: Any = None) -> tuple[str | None, int | None, dict]:
+def task_from_tf_config(
+    environ: Any = None,
+) -> tuple[str | None, int | None, dict]:
     """(task type, task id, cluster) from the TF_CONFIG environment variable.
 
     Raises:
@@ -22,23 +24,39 @@ def task_from_tf_config(environ: Any = None) -> tuple[str | None, int | None, di
     try:
         config = json.loads(raw)
     except ValueError as error:
-        raise ValueError(f"Invalid TF_CONFIG environment variable {raw!r}: {error}") from error
+        raise ValueError(
+            f"Invalid TF_CONFIG environment variable {raw!r}: {error}"
+        ) from error
     task = config.get("task") or {}
     task_type = task.get("type")
     task_id = task.get("index")
-    return task_type, (int(task_id) if task_id is not None else None), config.get("cluster") or {}
+    return (
+        task_type,
+        (int(task_id) if task_id is not None else None),
+        config.get("cluster") or {},
+    )
 
 
-def _task_of(strategy: tf.distribute.Strategy | None) -> tuple[str | None, int | None, dict]:
-    resolver = getattr(strategy, "cluster_resolver", None) if strategy is not None else None
+def _task_of(
+    strategy: tf.distribute.Strategy | None,
+) -> tuple[str | None, int | None, dict]:
+    resolver = (
+        getattr(strategy, "cluster_resolver", None)
+        if strategy is not None
+        else None
+    )
     task_type = getattr(resolver, "task_type", None)
     if resolver is not None and task_type is not None:
-        cluster = resolver.cluster_spec().as_dict() if resolver.cluster_spec() else {}
+        cluster = (
+            resolver.cluster_spec().as_dict() if resolver.cluster_spec() else {}
+        )
         return task_type, resolver.task_id, cluster
     return task_from_tf_config()
 
 
-def is_chief_task(task_type: str | None, task_id: int | None, cluster: dict) -> bool:
+def is_chief_task(
+    task_type: str | None, task_id: int | None, cluster: dict
+) -> bool:
     """TF's rule: the `chief` task, or `worker` 0 when there is no chief."""
     if task_type is None:
         return True
@@ -49,7 +67,9 @@ def is_chief_task(task_type: str | None, task_id: int | None, cluster: dict) -> 
     return False
 
 
-def resolve_is_chief(is_chief: bool | None, strategy: tf.distribute.Strategy | None = None) -> bool:
+def resolve_is_chief(
+    is_chief: bool | None, strategy: tf.distribute.Strategy | None = None
+) -> bool:
     """The role to use: `is_chief` when given, else derived from the cluster.
 
     Args:
@@ -64,7 +84,9 @@ def resolve_is_chief(is_chief: bool | None, strategy: tf.distribute.Strategy | N
     return is_chief_task(*_task_of(strategy))
 
 
-def task_identity(strategy: tf.distribute.Strategy | None = None) -> tuple[str, int]:
+def task_identity(
+    strategy: tf.distribute.Strategy | None = None,
+) -> tuple[str, int]:
     """(task type, task id) of this process; ("chief", 0) without a cluster."""
     task_type, task_id, _ = _task_of(strategy)
     return (task_type or "chief"), (task_id or 0)

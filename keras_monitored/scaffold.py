@@ -131,9 +131,15 @@ def _from_tf1_scaffold(value: Any, name: str) -> Scaffold:
         )
     dropped = [
         piece
-        for piece in ("init_op", "ready_op", "ready_for_local_init_op",
-                      "local_init_op", "summary_op", "init_feed_dict",
-                      "local_init_feed_dict")
+        for piece in (
+            "init_op",
+            "ready_op",
+            "ready_for_local_init_op",
+            "local_init_op",
+            "summary_op",
+            "init_feed_dict",
+            "local_init_feed_dict",
+        )
         if _compat.private_attr(value, "_" + piece) is not None
     ]
     if dropped:
@@ -141,7 +147,9 @@ def _from_tf1_scaffold(value: Any, name: str) -> Scaffold:
             "TF1 Scaffold pieces %s have no meaning in TF2 and are ignored.",
             dropped,
         )
-    return Scaffold(checkpoint=saver, init_fn=_compat.private_attr(value, "_user_init_fn"))
+    return Scaffold(
+        checkpoint=saver, init_fn=_compat.private_attr(value, "_user_init_fn")
+    )
 
 
 def _checkpoint_items(checkpoint: Any) -> dict[str, Any]:
@@ -153,14 +161,29 @@ def _checkpoint_items(checkpoint: Any) -> dict[str, Any]:
         items = {}
         for key, item in checkpoint.items():
             if not isinstance(key, str) or not key:
-                raise TypeError(_validation.invalid("checkpoint", checkpoint, _CHECKPOINT_EXPECTED + " with non-empty string keys"))
+                raise TypeError(
+                    _validation.invalid(
+                        "checkpoint",
+                        checkpoint,
+                        _CHECKPOINT_EXPECTED + " with non-empty string keys",
+                    )
+                )
             if not _compat.is_trackable(item):
-                raise TypeError(_validation.invalid("checkpoint", checkpoint, _CHECKPOINT_EXPECTED + f"; checkpoint[{key!r}] is not trackable"))
+                raise TypeError(
+                    _validation.invalid(
+                        "checkpoint",
+                        checkpoint,
+                        _CHECKPOINT_EXPECTED
+                        + f"; checkpoint[{key!r}] is not trackable",
+                    )
+                )
             items[key] = item
         return items
     if _compat.is_trackable(checkpoint):
         return {"model": checkpoint}
-    raise TypeError(_validation.invalid("checkpoint", checkpoint, _CHECKPOINT_EXPECTED))
+    raise TypeError(
+        _validation.invalid("checkpoint", checkpoint, _CHECKPOINT_EXPECTED)
+    )
 
 
 def _init_fn_takes_args(init_fn: Callable[..., Any] | None) -> bool:
@@ -171,7 +194,8 @@ def _init_fn_takes_args(init_fn: Callable[..., Any] | None) -> bool:
     except (TypeError, ValueError):
         return True
     positional = [
-        p for p in params
+        p
+        for p in params
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     if any(p.kind == p.VAR_POSITIONAL for p in params):

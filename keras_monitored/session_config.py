@@ -25,7 +25,11 @@ def check_master(master: Any) -> str:
     if master is None:
         return ""
     if not isinstance(master, str):
-        raise TypeError(_validation.invalid("master", master, "a string (e.g. '' or 'grpc://host:port')"))
+        raise TypeError(
+            _validation.invalid(
+                "master", master, "a string (e.g. '' or 'grpc://host:port')"
+            )
+        )
     return master
 
 
@@ -34,7 +38,11 @@ def check_config(config: Any) -> Any:
     if config is None:
         return None
     if not isinstance(config, tf.compat.v1.ConfigProto):
-        raise TypeError(_validation.invalid("config", config, "a tf.compat.v1.ConfigProto or None"))
+        raise TypeError(
+            _validation.invalid(
+                "config", config, "a tf.compat.v1.ConfigProto or None"
+            )
+        )
     return config
 
 
@@ -55,20 +63,32 @@ def apply_config(config: Any) -> None:
         "log_device_placement",
     }
     for field, setter in (
-        ("intra_op_parallelism_threads", tf.config.threading.set_intra_op_parallelism_threads),
-        ("inter_op_parallelism_threads", tf.config.threading.set_inter_op_parallelism_threads),
+        (
+            "intra_op_parallelism_threads",
+            tf.config.threading.set_intra_op_parallelism_threads,
+        ),
+        (
+            "inter_op_parallelism_threads",
+            tf.config.threading.set_inter_op_parallelism_threads,
+        ),
     ):
         value = getattr(config, field)
         if value:
             try:
                 setter(value)
             except RuntimeError as error:
-                _warn_once(field, "config.%s=%d not applied: %s", field, value, error)
+                _warn_once(
+                    field, "config.%s=%d not applied: %s", field, value, error
+                )
     if config.allow_soft_placement:
         tf.config.set_soft_device_placement(True)
     if config.log_device_placement:
         tf.debugging.set_log_device_placement(True)
-    unhandled = sorted(field.name for field, _ in config.ListFields() if field.name not in handled)
+    unhandled = sorted(
+        field.name
+        for field, _ in config.ListFields()
+        if field.name not in handled
+    )
     if unhandled:
         _warn_once(
             "config:" + ",".join(unhandled),

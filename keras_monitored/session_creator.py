@@ -26,8 +26,14 @@ _WAIT_LOG_SECS = 30.0
 
 
 def _check_strategy(strategy: Any) -> tf.distribute.Strategy | None:
-    if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
-        raise TypeError(_validation.invalid("strategy", strategy, "a tf.distribute.Strategy or None"))
+    if strategy is not None and not isinstance(
+        strategy, tf.distribute.Strategy
+    ):
+        raise TypeError(
+            _validation.invalid(
+                "strategy", strategy, "a tf.distribute.Strategy or None"
+            )
+        )
     return strategy
 
 
@@ -63,8 +69,12 @@ class SessionCreator(abc.ABC):
         self._master = session_config.check_master(master)
         self._config = session_config.check_config(config)
         self._strategy = _check_strategy(strategy)
-        self._steps_per_loop = _validation.check_int("steps_per_loop", steps_per_loop, minimum=1)
-        self._max_to_keep = _validation.check_int("max_to_keep", max_to_keep, minimum=1, allow_none=True)
+        self._steps_per_loop = _validation.check_int(
+            "steps_per_loop", steps_per_loop, minimum=1
+        )
+        self._max_to_keep = _validation.check_int(
+            "max_to_keep", max_to_keep, minimum=1, allow_none=True
+        )
         self._is_chief = bool(is_chief)
         self._checkpoints: SessionCheckpoints | None = None
         self._global_step: tf.Variable | None = None
@@ -96,7 +106,9 @@ class SessionCreator(abc.ABC):
             if self._global_step is None:
                 self._global_step = get_or_create_global_step()
         self._checkpoints = SessionCheckpoints(
-            self._scaffold.checkpoint_items(), self._global_step, self._max_to_keep
+            self._scaffold.checkpoint_items(),
+            self._global_step,
+            self._max_to_keep,
         )
 
     @abc.abstractmethod
@@ -169,10 +181,17 @@ class ChiefSessionCreator(SessionCreator):
         max_to_keep: int | None = 5,
     ):
         super().__init__(
-            scaffold, master, config, strategy=strategy, steps_per_loop=steps_per_loop,
-            max_to_keep=max_to_keep, is_chief=True,
+            scaffold,
+            master,
+            config,
+            strategy=strategy,
+            steps_per_loop=steps_per_loop,
+            max_to_keep=max_to_keep,
+            is_chief=True,
         )
-        self._checkpoint_dir = _validation.check_optional_str("checkpoint_dir", checkpoint_dir)
+        self._checkpoint_dir = _validation.check_optional_str(
+            "checkpoint_dir", checkpoint_dir
+        )
         self._checkpoint_filename_with_path = _validation.check_optional_str(
             "checkpoint_filename_with_path", checkpoint_filename_with_path
         )
@@ -185,7 +204,9 @@ class ChiefSessionCreator(SessionCreator):
 
     def create_session(self) -> StepSession:
         session = self._new_session()
-        path = self._checkpoint_filename_with_path or latest_checkpoint(self._checkpoint_dir)
+        path = self._checkpoint_filename_with_path or latest_checkpoint(
+            self._checkpoint_dir
+        )
         if path:
             self._restore(session, path)
         else:
@@ -230,11 +251,20 @@ class WorkerSessionCreator(SessionCreator):
         max_to_keep: int | None = 5,
     ):
         super().__init__(
-            scaffold, master, config, strategy=strategy, steps_per_loop=steps_per_loop,
-            max_to_keep=max_to_keep, is_chief=False,
+            scaffold,
+            master,
+            config,
+            strategy=strategy,
+            steps_per_loop=steps_per_loop,
+            max_to_keep=max_to_keep,
+            is_chief=False,
         )
-        self._max_wait_secs = _validation.check_number("max_wait_secs", max_wait_secs, minimum=0)
-        self._checkpoint_dir = _validation.check_optional_str("checkpoint_dir", checkpoint_dir)
+        self._max_wait_secs = _validation.check_number(
+            "max_wait_secs", max_wait_secs, minimum=0
+        )
+        self._checkpoint_dir = _validation.check_optional_str(
+            "checkpoint_dir", checkpoint_dir
+        )
 
     def create_session(self) -> StepSession:
         session = self._new_session()
@@ -247,7 +277,9 @@ class WorkerSessionCreator(SessionCreator):
         elif self._checkpoint_dir:
             self._restore(session, self._wait_for_checkpoint())
         else:
-            logging.info("Worker session created; no checkpoint_dir to wait for.")
+            logging.info(
+                "Worker session created; no checkpoint_dir to wait for."
+            )
         self._created_once = True
         return session
 
@@ -267,9 +299,17 @@ class WorkerSessionCreator(SessionCreator):
                     f"no checkpoint from the chief in {self._checkpoint_dir!r}.",
                 )
             if now - last_log >= _WAIT_LOG_SECS:
-                logging.info("Waiting for the chief's first checkpoint in %s.", self._checkpoint_dir)
+                logging.info(
+                    "Waiting for the chief's first checkpoint in %s.",
+                    self._checkpoint_dir,
+                )
                 last_log = now
-            time.sleep(min(_WAIT_POLL_SECS, max(0.0, self._max_wait_secs - (now - start))))
+            time.sleep(
+                min(
+                    _WAIT_POLL_SECS,
+                    max(0.0, self._max_wait_secs - (now - start)),
+                )
+            )
 
 
 def as_session_creator(value: Any) -> SessionCreator:
@@ -288,17 +328,23 @@ def as_session_creator(value: Any) -> SessionCreator:
             master=_compat.private_attr(value, "_master", ""),
             config=_compat.private_attr(value, "_config"),
             checkpoint_dir=_compat.private_attr(value, "_checkpoint_dir"),
-            checkpoint_filename_with_path=_compat.private_attr(value, "_checkpoint_filename_with_path"),
+            checkpoint_filename_with_path=_compat.private_attr(
+                value, "_checkpoint_filename_with_path"
+            ),
         )
     if _compat.is_instance_of_tf1(value, "WorkerSessionCreator"):
         return WorkerSessionCreator(
             scaffold=_compat.private_attr(value, "_scaffold"),
             master=_compat.private_attr(value, "_master", ""),
             config=_compat.private_attr(value, "_config"),
-            max_wait_secs=_compat.private_attr(value, "_max_wait_secs", 30 * 60),
+            max_wait_secs=_compat.private_attr(
+                value, "_max_wait_secs", 30 * 60
+            ),
         )
     raise TypeError(
         _validation.invalid(
-            "session_creator", value, "a km.ChiefSessionCreator, km.WorkerSessionCreator or None"
+            "session_creator",
+            value,
+            "a km.ChiefSessionCreator, km.WorkerSessionCreator or None",
         )
     )

@@ -18,7 +18,11 @@ import tensorflow as tf
 from keras_monitored import _compat
 from keras_monitored import fetches as fetches_lib
 from keras_monitored import roles
-from keras_monitored.checkpointing import DEFAULT_BASENAME, CheckpointWriter, SessionCheckpoints
+from keras_monitored.checkpointing import (
+    DEFAULT_BASENAME,
+    CheckpointWriter,
+    SessionCheckpoints,
+)
 
 
 class SessionHandle:
@@ -101,7 +105,13 @@ class SessionHandle:
         """Forgets the cached global step (read it again next time)."""
         self._host_step = None
 
-    def run(self, fetches: Any, feed_dict: Mapping[str, Any] | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+    def run(
+        self,
+        fetches: Any,
+        feed_dict: Mapping[str, Any] | None = None,
+        options: Any = None,
+        run_metadata: Any = None,
+    ) -> Any:
         """Reads fetches (TF1's `session.run` as hooks used it).
 
         Raises:
@@ -109,7 +119,9 @@ class SessionHandle:
         """
         del options, run_metadata
         self._check_open()
-        if callable(fetches) and not isinstance(fetches, (tf.Variable, tf.Tensor)):
+        if callable(fetches) and not isinstance(
+            fetches, (tf.Variable, tf.Tensor)
+        ):
             raise TypeError(
                 f"This session handle cannot run the step function {fetches_lib.describe(fetches)}; "
                 "it only reads fetches. Wrap a callable to read in a list: run([fn])."
@@ -120,7 +132,9 @@ class SessionHandle:
     def read(self, fetches: Any) -> Any:
         """Evaluates fetches against the last completed step."""
         self._check_open()
-        return fetches_lib.resolve(fetches, self._last_outputs, self.global_step_value)
+        return fetches_lib.resolve(
+            fetches, self._last_outputs, self.global_step_value
+        )
 
     def checkpoint_writer(
         self,
@@ -132,7 +146,9 @@ class SessionHandle:
         `directory`."""
         if self.is_collective and not self._is_chief:
             task_type, task_id = roles.task_identity(self._strategy)
-            return self._checkpoints.scratch_writer(directory, basename, f"{task_type}_{task_id}", items)
+            return self._checkpoints.scratch_writer(
+                directory, basename, f"{task_type}_{task_id}", items
+            )
         return self._checkpoints.writer(directory, basename, items)
 
     @property

@@ -47,7 +47,9 @@ class SessionRunHook:
           coord: a `tf.train.Coordinator` for threads the hook may start.
         """
 
-    def before_run(self, run_context: "SessionRunContext") -> "SessionRunArgs | None":
+    def before_run(
+        self, run_context: "SessionRunContext"
+    ) -> "SessionRunArgs | None":
         """Called before each `run()`; may return fetches and feeds to add.
 
         Args:
@@ -59,7 +61,9 @@ class SessionRunHook:
         del run_context
         return None
 
-    def after_run(self, run_context: "SessionRunContext", run_values: "SessionRunValues") -> None:
+    def after_run(
+        self, run_context: "SessionRunContext", run_values: "SessionRunValues"
+    ) -> None:
         """Called after each successful `run()` with the results it asked for.
 
         Args:
@@ -77,7 +81,11 @@ class SessionRunHook:
         del session
 
 
-class SessionRunArgs(collections.namedtuple("SessionRunArgs", ["fetches", "feed_dict", "options"])):
+class SessionRunArgs(
+    collections.namedtuple(
+        "SessionRunArgs", ["fetches", "feed_dict", "options"]
+    )
+):
     """What a hook adds to a `run()` call.
 
     Args:
@@ -90,8 +98,12 @@ class SessionRunArgs(collections.namedtuple("SessionRunArgs", ["fetches", "feed_
 
     __slots__ = ()
 
-    def __new__(cls, fetches: Any, feed_dict: dict | None = None, options: Any = None):
-        if feed_dict is not None and not isinstance(feed_dict, collections.abc.Mapping):
+    def __new__(
+        cls, fetches: Any, feed_dict: dict | None = None, options: Any = None
+    ):
+        if feed_dict is not None and not isinstance(
+            feed_dict, collections.abc.Mapping
+        ):
             raise TypeError(
                 f"Invalid value for argument `feed_dict`. Received: feed_dict={feed_dict!r}. "
                 "Expected a dict of step-function keyword arguments or None."
@@ -100,7 +112,9 @@ class SessionRunArgs(collections.namedtuple("SessionRunArgs", ["fetches", "feed_
 
 
 class SessionRunValues(
-    collections.namedtuple("SessionRunValues", ["results", "options", "run_metadata"])
+    collections.namedtuple(
+        "SessionRunValues", ["results", "options", "run_metadata"]
+    )
 ):
     """The results of a `run()` handed to `after_run`.
 
@@ -124,8 +138,13 @@ class SessionRunContext:
         multi-step loop; 0 for a read that runs no step). Not in TF1.
     """
 
-    def __init__(self, original_args: SessionRunArgs, session: Any, num_steps: int = 1):
-        if not (hasattr(original_args, "fetches") and hasattr(original_args, "feed_dict")):
+    def __init__(
+        self, original_args: SessionRunArgs, session: Any, num_steps: int = 1
+    ):
+        if not (
+            hasattr(original_args, "fetches")
+            and hasattr(original_args, "feed_dict")
+        ):
             raise TypeError(
                 f"Invalid value for argument `original_args`. Received: original_args={original_args!r}. "
                 "Expected a SessionRunArgs."

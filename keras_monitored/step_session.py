@@ -22,7 +22,10 @@ from keras_monitored import exposed_tensors
 from keras_monitored import fetches as fetches_lib
 from keras_monitored.checkpointing import SessionCheckpoints
 from keras_monitored.session_handle import SessionHandle
-from keras_monitored.step_summaries import StepSummaryRecorder, summary_step_after
+from keras_monitored.step_summaries import (
+    StepSummaryRecorder,
+    summary_step_after,
+)
 
 StepFn = Callable[..., Any]
 # Step functions kept compiled per session; the oldest is dropped past this.
@@ -31,16 +34,22 @@ _MAX_COMPILED_STEPS = 64
 
 def is_step_fn(fetches: Any) -> bool:
     """True if `run(fetches)` means "run this step function"."""
-    return callable(fetches) and not isinstance(fetches, (tf.Variable, tf.Tensor))
+    return callable(fetches) and not isinstance(
+        fetches, (tf.Variable, tf.Tensor)
+    )
 
 
 def is_graph_iterator(value: Any) -> bool:
     """True for iterators that are advanced inside the compiled step."""
-    return isinstance(value, (tf.data.Iterator, tf.distribute.DistributedIterator))
+    return isinstance(
+        value, (tf.data.Iterator, tf.distribute.DistributedIterator)
+    )
 
 
 def _is_host_iterator(value: Any) -> bool:
-    return isinstance(value, collections.abc.Iterator) and not is_graph_iterator(value)
+    return isinstance(
+        value, collections.abc.Iterator
+    ) and not is_graph_iterator(value)
 
 
 def _as_tensor_if_plain(value: Any) -> Any:
@@ -55,7 +64,9 @@ def _signature(value: Any) -> Any:
     """A cheap key for the input signature of a compiled call: tensors by
     dtype and shape, anything else (iterators) by identity."""
     if isinstance(value, dict):
-        return tuple((key, _signature(item)) for key, item in sorted(value.items()))
+        return tuple(
+            (key, _signature(item)) for key, item in sorted(value.items())
+        )
     if isinstance(value, (list, tuple)):
         return tuple(_signature(item) for item in value)
     if isinstance(value, tf.Tensor):
@@ -79,10 +90,18 @@ def _compile_key(step_fn: StepFn) -> Any:
             cells.append(id(cell.cell_contents))
         except ValueError:  # an empty cell
             cells.append(None)
-    return (step_fn.__code__, tuple(cells), id(step_fn.__defaults__), id(step_fn.__kwdefaults__), id(step_fn.__globals__))
+    return (
+        step_fn.__code__,
+        tuple(cells),
+        id(step_fn.__defaults__),
+        id(step_fn.__kwdefaults__),
+        id(step_fn.__globals__),
+    )
 
 
-def _make_chief_broadcast(strategy: tf.distribute.Strategy, is_chief: bool) -> Callable[[tf.Tensor], tf.Tensor]:
+def _make_chief_broadcast(
+    strategy: tf.distribute.Strategy, is_chief: bool
+) -> Callable[[tf.Tensor], tf.Tensor]:
     """A compiled all-reduce that gives every worker the chief's boolean."""
     weight = tf.constant(1 if is_chief else 0, tf.int32)
 
@@ -90,7 +109,9 @@ def _make_chief_broadcast(strategy: tf.distribute.Strategy, is_chief: bool) -> C
     def broadcast(decision):
         def replica_fn():
             vote = tf.cast(decision, tf.int32) * weight
-            return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, vote)
+            return tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, vote
+            )
 
         total = strategy.run(replica_fn)
         return strategy.experimental_local_results(total)[0] > 0
@@ -105,7 +126,11 @@ def _reduce_replicas(strategy: tf.distribute.Strategy, value: Any) -> Any:
         if not isinstance(leaf, tf.distribute.DistributedValues):
             return leaf
         local = strategy.experimental_local_results(leaf)
-        if local and isinstance(local[0], tf.Tensor) and local[0].dtype.is_floating:
+        if (
+            local
+            and isinstance(local[0], tf.Tensor)
+            and local[0].dtype.is_floating
+        ):
             return strategy.reduce(tf.distribute.ReduceOp.MEAN, leaf, axis=None)
         return local[0]
 
@@ -141,11 +166,17 @@ class StepSession(SessionHandle):
         steps_per_loop: int = 1,
     ):
         super().__init__(
-            strategy=strategy, global_step=global_step, checkpoints=checkpoints, scaffold=scaffold, is_chief=is_chief
+            strategy=strategy,
+            global_step=global_step,
+            checkpoints=checkpoints,
+            scaffold=scaffold,
+            is_chief=is_chief,
         )
         self._advance = advance_global_step
         self._steps_per_loop = steps_per_loop
-        self._compiled: dict[Any, tuple[StepFn, tuple[Callable[..., Any], Callable[..., Any]]]] = {}
+        self._compiled: dict[
+            Any, tuple[StepFn, tuple[Callable[..., Any], Callable[..., Any]]]
+        ] = {}
         self._concrete: dict[Any, tuple[Any, tuple]] = {}
         self._dataset_iterators: dict[int, tuple[Any, Any]] = {}
         self._summary_recorder: StepSummaryRecorder | None = None
@@ -182,10 +213,18 @@ class StepSession(SessionHandle):
         if not self.is_collective:
             return decision
         if self._broadcast is None:
-            self._broadcast = _make_chief_broadcast(self._strategy, self._is_chief)
+            self._broadcast = _make_chief_broadcast(
+                self._strategy, self._is_chief
+            )
         return bool(self._broadcast(tf.constant(bool(decision))).numpy())
 
-    def run(self, fetches: Any, feed_dict: Mapping[str, Any] | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+    def run(
+        self,
+        fetches: Any,
+        feed_dict: Mapping[str, Any] | None = None,
+        options: Any = None,
+        run_metadata: Any = None,
+    ) -> Any:
         """Runs a step function (no hooks), or reads fetches.
 
         Args:
@@ -208,7 +247,9 @@ class StepSession(SessionHandle):
         `steps_per_loop`, or 1 when a Python iterator feeds the step (it is
         advanced on the host, once per call).
         """
-        if self._steps_per_loop > 1 and any(_is_host_iterator(v) for v in (feeds or {}).values()):
+        if self._steps_per_loop > 1 and any(
+            _is_host_iterator(v) for v in (feeds or {}).values()
+        ):
             logging.log_first_n(
                 logging.WARNING,
                 "A Python iterator feeds the step, so it runs one step per "
@@ -220,7 +261,9 @@ class StepSession(SessionHandle):
 
     # -- what the monitored session uses ----------------------------------
 
-    def run_step(self, step_fn: StepFn, feeds: Mapping[str, Any], num_steps: int = 1) -> fetches_lib.StepOutputs:
+    def run_step(
+        self, step_fn: StepFn, feeds: Mapping[str, Any], num_steps: int = 1
+    ) -> fetches_lib.StepOutputs:
         """Runs `num_steps` steps of `step_fn` in one compiled call.
 
         Args:
@@ -250,7 +293,9 @@ class StepSession(SessionHandle):
                 if num_steps == 1:
                     outputs, exposed = self._call(single, (prepared,))
                 else:
-                    outputs, exposed = self._call(loop, (prepared, tf.constant(num_steps, tf.int32)))
+                    outputs, exposed = self._call(
+                        loop, (prepared, tf.constant(num_steps, tf.int32))
+                    )
         except Exception:
             self.resync_global_step()
             raise
@@ -269,7 +314,9 @@ class StepSession(SessionHandle):
 
     # -- internals ---------------------------------------------------------
 
-    def _prepare_feeds(self, feeds: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    def _prepare_feeds(
+        self, feeds: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
         prepared: dict[str, Any] = {}
         host_fed = False
         for key, value in feeds.items():
@@ -280,7 +327,9 @@ class StepSession(SessionHandle):
                     "placeholders have no TF2 meaning: pass the value as an "
                     "argument of the step function instead."
                 )
-            if isinstance(value, (tf.data.Dataset, tf.distribute.DistributedDataset)):
+            if isinstance(
+                value, (tf.data.Dataset, tf.distribute.DistributedDataset)
+            ):
                 value = self._iterator_for(value)
             if _is_host_iterator(value):
                 value = next(value)
@@ -317,7 +366,9 @@ class StepSession(SessionHandle):
                 del self._concrete[next(iter(self._concrete))]
         return _compat.call_concrete(entry[0], flat)
 
-    def _compiled_for(self, step_fn: StepFn) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def _compiled_for(
+        self, step_fn: StepFn
+    ) -> tuple[Callable[..., Any], Callable[..., Any]]:
         key = _compile_key(step_fn)
         entry = self._compiled.get(key)
         if entry is None:
@@ -329,7 +380,9 @@ class StepSession(SessionHandle):
                 del self._compiled[next(iter(self._compiled))]
         return entry[1]
 
-    def _compile(self, step_fn: StepFn) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def _compile(
+        self, step_fn: StepFn
+    ) -> tuple[Callable[..., Any], Callable[..., Any]]:
         strategy = self._strategy
         global_step = self._global_step if self._advance else None
 
@@ -349,20 +402,29 @@ class StepSession(SessionHandle):
         step_variable = self._global_step
 
         def step_body(feeds):
-            feeds = {key: (next(value) if is_graph_iterator(value) else value) for key, value in feeds.items()}
+            feeds = {
+                key: (next(value) if is_graph_iterator(value) else value)
+                for key, value in feeds.items()
+            }
             if recorder is None:
                 outputs, exposed = strategy.run(replica_step, args=(feeds,))
             else:
                 with recorder.recording(summary_step_after(step_variable)):
                     outputs, exposed = strategy.run(replica_step, args=(feeds,))
-            return _reduce_replicas(strategy, outputs), _reduce_replicas(strategy, exposed), tf.constant(True)
+            return (
+                _reduce_replicas(strategy, outputs),
+                _reduce_replicas(strategy, exposed),
+                tf.constant(True),
+            )
 
         # The body is a nested function: its outputs (even the constant
         # `done`) exist only once every stateful op in it -- iterator reads,
         # asserts, updates -- has succeeded, so the global step never advances
         # for a step that failed. Control dependencies on plain output tensors
         # do not give that guarantee.
-        compiled_body = tf.function(step_body, reduce_retracing=True, autograph=True)
+        compiled_body = tf.function(
+            step_body, reduce_retracing=True, autograph=True
+        )
 
         def one_step(feeds):
             outputs, exposed, done = compiled_body(feeds)

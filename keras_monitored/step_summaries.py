@@ -47,7 +47,9 @@ class StepSummaryRecorder:
                 "compiled; register it before the first run."
             )
         with tf.init_scope():
-            target = tf.Variable(-1, dtype=tf.int64, trainable=False, name="summary_target_step")
+            target = tf.Variable(
+                -1, dtype=tf.int64, trainable=False, name="summary_target_step"
+            )
         self._targets.append(target)
         return target
 
@@ -56,9 +58,17 @@ class StepSummaryRecorder:
         """While tracing: summaries go to the writer at `summary_step`, if it
         is some target's step."""
         self._traced = True
-        hits = [tf.equal(summary_step, target.read_value()) for target in self._targets]
-        condition = tf.reduce_any(tf.stack(hits)) if hits else tf.constant(False)
-        with self.writer.as_default(step=summary_step), tf.summary.record_if(condition):
+        hits = [
+            tf.equal(summary_step, target.read_value())
+            for target in self._targets
+        ]
+        condition = (
+            tf.reduce_any(tf.stack(hits)) if hits else tf.constant(False)
+        )
+        with (
+            self.writer.as_default(step=summary_step),
+            tf.summary.record_if(condition),
+        ):
             yield
 
     def writes_to(self, destination: Any) -> bool:

@@ -31,7 +31,11 @@ def writer_for(logdir: str) -> tf.summary.SummaryWriter:
 def flush(logdir: str | None = None) -> None:
     """Flushes the writer of `logdir`, or every writer."""
     with _lock:
-        writers = list(_writers.values()) if logdir is None else [_writers.get(os.path.abspath(logdir))]
+        writers = (
+            list(_writers.values())
+            if logdir is None
+            else [_writers.get(os.path.abspath(logdir))]
+        )
     for writer in writers:
         if writer is not None:
             writer.flush()

@@ -15,7 +15,10 @@ from keras_monitored.hooks.step_counter import StepCounterHook
 from keras_monitored.hooks.summary_saver import SummarySaverHook
 from keras_monitored.monitored_session import MonitoredSession
 from keras_monitored.scaffold import as_scaffold
-from keras_monitored.session_creator import ChiefSessionCreator, WorkerSessionCreator
+from keras_monitored.session_creator import (
+    ChiefSessionCreator,
+    WorkerSessionCreator,
+)
 
 
 class _UseDefault:
@@ -35,7 +38,14 @@ class _UseDefault:
 USE_DEFAULT = _UseDefault()
 
 
-def _resolve_every(steps: Any, secs: Any, default_steps: int | None, default_secs: float | None, steps_name: str, secs_name: str) -> tuple[int | None, float | None]:
+def _resolve_every(
+    steps: Any,
+    secs: Any,
+    default_steps: int | None,
+    default_secs: float | None,
+    steps_name: str,
+    secs_name: str,
+) -> tuple[int | None, float | None]:
     """TF1's USE_DEFAULT rules for a (steps, secs) pair of arguments."""
     if steps is USE_DEFAULT and secs is USE_DEFAULT:
         steps, secs = default_steps, default_secs
@@ -133,18 +143,33 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     ```
     """
     save_summaries_steps, save_summaries_secs = _resolve_every(
-        save_summaries_steps, save_summaries_secs, 100, None,
-        "save_summaries_steps", "save_summaries_secs",
+        save_summaries_steps,
+        save_summaries_secs,
+        100,
+        None,
+        "save_summaries_steps",
+        "save_summaries_secs",
     )
     save_checkpoint_steps, save_checkpoint_secs = _resolve_every(
-        save_checkpoint_steps, save_checkpoint_secs, None, 600,
-        "save_checkpoint_steps", "save_checkpoint_secs",
+        save_checkpoint_steps,
+        save_checkpoint_secs,
+        None,
+        600,
+        "save_checkpoint_steps",
+        "save_checkpoint_secs",
     )
     if is_chief is not None:
         _validation.check_bool("is_chief", is_chief)
-    checkpoint_dir = _validation.check_optional_str("checkpoint_dir", checkpoint_dir)
-    summary_dir = _validation.check_optional_str("summary_dir", summary_dir) or checkpoint_dir
-    log_step_count_steps = _validation.check_int("log_step_count_steps", log_step_count_steps, allow_none=True)
+    checkpoint_dir = _validation.check_optional_str(
+        "checkpoint_dir", checkpoint_dir
+    )
+    summary_dir = (
+        _validation.check_optional_str("summary_dir", summary_dir)
+        or checkpoint_dir
+    )
+    log_step_count_steps = _validation.check_int(
+        "log_step_count_steps", log_step_count_steps, allow_none=True
+    )
     _validation.check_number("max_wait_secs", max_wait_secs, minimum=0)
     _validation.check_bool("save_graph_def", save_graph_def)
     scaffold = as_scaffold(scaffold)
@@ -153,8 +178,16 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     if strategy is None:
         strategy = tf.distribute.get_strategy()
     elif not isinstance(strategy, tf.distribute.Strategy):
-        raise TypeError(_validation.invalid("strategy", strategy, "a tf.distribute.Strategy or None"))
-    common = dict(strategy=strategy, steps_per_loop=steps_per_loop, max_to_keep=max_to_keep)
+        raise TypeError(
+            _validation.invalid(
+                "strategy", strategy, "a tf.distribute.Strategy or None"
+            )
+        )
+    common = dict(
+        strategy=strategy,
+        steps_per_loop=steps_per_loop,
+        max_to_keep=max_to_keep,
+    )
 
     checkpoint_hooks = default_checkpoint_hooks(
         scaffold=scaffold,
@@ -165,14 +198,21 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     )
     if not roles.resolve_is_chief(is_chief, strategy):
         creator = WorkerSessionCreator(
-            scaffold=scaffold, master=master, config=config,
-            max_wait_secs=max_wait_secs, checkpoint_dir=checkpoint_dir, **common,
+            scaffold=scaffold,
+            master=master,
+            config=config,
+            max_wait_secs=max_wait_secs,
+            checkpoint_dir=checkpoint_dir,
+            **common,
         )
         # TF1: a worker runs only `hooks`. Under a collective strategy every
         # worker must also take part in each checkpoint save.
-        worker_hooks = (checkpoint_hooks if roles.is_collective(strategy) else []) + hooks
+        worker_hooks = (
+            checkpoint_hooks if roles.is_collective(strategy) else []
+        ) + hooks
         return MonitoredSession(
-            session_creator=creator, hooks=worker_hooks,
+            session_creator=creator,
+            hooks=worker_hooks,
             stop_grace_period_secs=stop_grace_period_secs,
         )
 
@@ -189,10 +229,16 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     all_hooks.extend(checkpoint_hooks)
     all_hooks.extend(hooks)
     creator = ChiefSessionCreator(
-        scaffold=scaffold, master=master, config=config, checkpoint_dir=checkpoint_dir, **common,
+        scaffold=scaffold,
+        master=master,
+        config=config,
+        checkpoint_dir=checkpoint_dir,
+        **common,
     )
     return MonitoredSession(
-        session_creator=creator, hooks=all_hooks, stop_grace_period_secs=stop_grace_period_secs,
+        session_creator=creator,
+        hooks=all_hooks,
+        stop_grace_period_secs=stop_grace_period_secs,
     )
 
 
@@ -209,7 +255,11 @@ def default_summary_hooks(
     if not summary_dir:
         return default_hooks
     if log_step_count_steps and log_step_count_steps > 0:
-        default_hooks.append(StepCounterHook(output_dir=summary_dir, every_n_steps=log_step_count_steps))
+        default_hooks.append(
+            StepCounterHook(
+                output_dir=summary_dir, every_n_steps=log_step_count_steps
+            )
+        )
     save_summaries_steps = _positive(save_summaries_steps)
     save_summaries_secs = _positive(save_summaries_secs)
     if save_summaries_steps or save_summaries_secs:
@@ -236,7 +286,9 @@ def default_checkpoint_hooks(
     strategy, where the non-chief ones save to scratch directories)."""
     save_checkpoint_steps = _positive(save_checkpoint_steps)
     save_checkpoint_secs = _positive(save_checkpoint_secs)
-    if not checkpoint_dir or not (save_checkpoint_steps or save_checkpoint_secs):
+    if not checkpoint_dir or not (
+        save_checkpoint_steps or save_checkpoint_secs
+    ):
         return []
     return [
         CheckpointSaverHook(

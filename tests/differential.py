@@ -24,7 +24,9 @@ def _nan_factor(step_before, nan_at):
     """1.0, or NaN from the step whose global step (after it) is `nan_at`."""
     if nan_at is None:
         return tf.constant(1.0)
-    return tf.where(step_before >= nan_at - 1, tf.constant(float("nan")), tf.constant(1.0))
+    return tf.where(
+        step_before >= nan_at - 1, tf.constant(float("nan")), tf.constant(1.0)
+    )
 
 
 def _input_for_step(step):
@@ -45,7 +47,9 @@ class Recorder(tf1.train.SessionRunHook):
       name: a prefix that tells several recorders apart.
     """
 
-    def __init__(self, trace: list, fetches: Any, global_step: Any, name: str = "rec"):
+    def __init__(
+        self, trace: list, fetches: Any, global_step: Any, name: str = "rec"
+    ):
         self.trace = trace
         self.fetches = fetches
         self.global_step = global_step
@@ -120,7 +124,10 @@ class ListenerRecorder(tf1.train.CheckpointSaverListener):
 
     def after_save(self, session, global_step_value):
         self.trace.append(("listener.after_save", int(global_step_value)))
-        return self.stop_after_save_at is not None and global_step_value >= self.stop_after_save_at
+        return (
+            self.stop_after_save_at is not None
+            and global_step_value >= self.stop_after_save_at
+        )
 
     def end(self, session, global_step_value):
         self.trace.append(("listener.end", int(global_step_value)))
@@ -157,15 +164,25 @@ class TF1Program:
             if num_examples is None:
                 x = _input_for_step(step_before)
             else:
-                dataset = tf.data.Dataset.range(num_examples).map(_input_for_step)
+                dataset = tf.data.Dataset.range(num_examples).map(
+                    _input_for_step
+                )
                 x = tf1.data.make_one_shot_iterator(dataset).get_next()
-            self.learning_rate = tf1.placeholder_with_default(tf.constant(LEARNING_RATE), [])
+            self.learning_rate = tf1.placeholder_with_default(
+                tf.constant(LEARNING_RATE), []
+            )
             checks = []
             if fail_at is not None:
-                checks.append(tf1.assert_less(step_before, tf.constant(fail_at - 1, tf.int64)))
+                checks.append(
+                    tf1.assert_less(
+                        step_before, tf.constant(fail_at - 1, tf.int64)
+                    )
+                )
             with tf.control_dependencies(checks):
                 w_value = self.w.read_value()
-            self.loss = tf.square(w_value * x - 1.0) * _nan_factor(step_before, nan_at)
+            self.loss = tf.square(w_value * x - 1.0) * _nan_factor(
+                step_before, nan_at
+            )
             grad = 2.0 * (w_value * x - 1.0) * x
             with tf.control_dependencies([step_before]):
                 update = self.w.assign_sub(self.learning_rate * grad)
@@ -175,9 +192,16 @@ class TF1Program:
                 self.step_after = tf.identity(self.global_step.read_value())
                 self.w_after = tf.identity(self.w.read_value())
             self.train_op = tf.group(increment)
-            self.hook_fetches = {"loss": self.loss, "step": self.step_after, "w": self.w_after}
+            self.hook_fetches = {
+                "loss": self.loss,
+                "step": self.step_after,
+                "w": self.w_after,
+            }
             # Reads without side effects, safe to evaluate outside a step.
-            self.state_fetches = {"w": tf.identity(self.w.read_value()), "step": tf.identity(self.global_step.read_value())}
+            self.state_fetches = {
+                "w": tf.identity(self.w.read_value()),
+                "step": tf.identity(self.global_step.read_value()),
+            }
 
     def recorder(self, trace, name="rec"):
         return Recorder(trace, self.hook_fetches, self.global_step, name)
@@ -203,11 +227,23 @@ class TF1Program:
                 yield sess
 
     def run(self, sess, feed_learning_rate=None):
-        feed = {self.learning_rate: feed_learning_rate} if feed_learning_rate is not None else None
-        return {"loss": sess.run({"loss": self.loss, "train": self.train_op}, feed_dict=feed)["loss"]}
+        feed = (
+            {self.learning_rate: feed_learning_rate}
+            if feed_learning_rate is not None
+            else None
+        )
+        return {
+            "loss": sess.run(
+                {"loss": self.loss, "train": self.train_op}, feed_dict=feed
+            )["loss"]
+        }
 
     def run_with_hooks(self, step_context):
-        return {"loss": step_context.run_with_hooks({"loss": self.loss, "train": self.train_op})["loss"]}
+        return {
+            "loss": step_context.run_with_hooks(
+                {"loss": self.loss, "train": self.train_op}
+            )["loss"]
+        }
 
     def stop_at_step(self, **kwargs):
         with self.graph.as_default():
@@ -234,16 +270,22 @@ class KMProgram:
         self.w = tf.Variable(0.5, name="w")
         self.feeds = {}
         if num_examples is not None:
-            self.feeds["x"] = iter(tf.data.Dataset.range(num_examples).map(_input_for_step))
+            self.feeds["x"] = iter(
+                tf.data.Dataset.range(num_examples).map(_input_for_step)
+            )
         w, global_step = self.w, self.global_step
 
         def train_step(x=None, learning_rate=LEARNING_RATE):
             if x is None:
                 x = _input_for_step(global_step.read_value())
             if fail_at is not None:
-                tf.debugging.assert_less(global_step.read_value(), tf.constant(fail_at - 1, tf.int64))
+                tf.debugging.assert_less(
+                    global_step.read_value(), tf.constant(fail_at - 1, tf.int64)
+                )
             w_value = w.read_value()
-            loss = tf.square(w_value * x - 1.0) * _nan_factor(global_step.read_value(), nan_at)
+            loss = tf.square(w_value * x - 1.0) * _nan_factor(
+                global_step.read_value(), nan_at
+            )
             grad = 2.0 * (w_value * x - 1.0) * x
             w.assign_sub(learning_rate * grad)
             return {"loss": loss}
@@ -280,7 +322,9 @@ class KMProgram:
         return sess.run(self.train_step, feed_dict=feed)
 
     def run_with_hooks(self, step_context):
-        return step_context.run_with_hooks(self.train_step, feed_dict=dict(self.feeds))
+        return step_context.run_with_hooks(
+            self.train_step, feed_dict=dict(self.feeds)
+        )
 
     def stop_at_step(self, **kwargs):
         return tf1.train.StopAtStepHook(**kwargs)
@@ -306,13 +350,17 @@ def assert_same_trace(expected: list, actual: list) -> None:
     """Event names equal; recorded numbers equal within float tolerance."""
     names_expected = [event[0] for event in expected]
     names_actual = [event[0] for event in actual]
-    assert names_actual == names_expected, f"call order differs:\nTF1: {names_expected}\nkm:  {names_actual}"
+    assert names_actual == names_expected, (
+        f"call order differs:\nTF1: {names_expected}\nkm:  {names_actual}"
+    )
     for left, right in zip(expected, actual):
         assert len(left) == len(right), (left, right)
         for a, b in zip(left[1:], right[1:]):
             if isinstance(a, dict):
                 assert sorted(a) == sorted(b), (left, right)
                 for key in a:
-                    np.testing.assert_allclose(b[key], a[key], rtol=1e-6, err_msg=f"{left} vs {right}")
+                    np.testing.assert_allclose(
+                        b[key], a[key], rtol=1e-6, err_msg=f"{left} vs {right}"
+                    )
             else:
                 assert a == b, (left, right)

@@ -25,7 +25,10 @@ def test_seconds_trigger_with_injected_clock(tmp_path):
     weight = tf.Variable(0.0)
     hook = km.CheckpointSaverHook(str(tmp_path), save_secs=60, clock=clock)
     with km.MonitoredSession(
-        session_creator=km.ChiefSessionCreator(scaffold=km.Scaffold(checkpoint={"w": weight})), hooks=[hook]
+        session_creator=km.ChiefSessionCreator(
+            scaffold=km.Scaffold(checkpoint={"w": weight})
+        ),
+        hooks=[hook],
     ) as sess:
         step = increment_step(weight)
         sess.run(step)
@@ -62,10 +65,16 @@ class LogListener(km.CheckpointSaverListener):
 def test_save_waits_until_every_hook_finished_the_step(tmp_path):
     log = []
     weight = tf.Variable(0.0)
-    saver = km.CheckpointSaverHook(str(tmp_path), save_steps=2, listeners=[LogListener(log)])
+    saver = km.CheckpointSaverHook(
+        str(tmp_path), save_steps=2, listeners=[LogListener(log)]
+    )
     counter = CountingHook(log)
-    creator = km.ChiefSessionCreator(scaffold=km.Scaffold(checkpoint={"w": weight}))
-    with km.MonitoredSession(session_creator=creator, hooks=[saver, counter]) as sess:
+    creator = km.ChiefSessionCreator(
+        scaffold=km.Scaffold(checkpoint={"w": weight})
+    )
+    with km.MonitoredSession(
+        session_creator=creator, hooks=[saver, counter]
+    ) as sess:
         for _ in range(2):
             sess.run(increment_step(weight))
     # The saver comes first in the list, yet its save at step 2 follows the
@@ -81,8 +90,12 @@ def test_creation_save_is_skipped_for_the_checkpoint_just_restored(tmp_path):
 
     def run(last_step):
         scaffold = km.Scaffold(checkpoint={"w": weight})
-        with km.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), scaffold=scaffold, save_checkpoint_steps=10,
-                                         hooks=[km.StopAtStepHook(last_step=last_step)]) as sess:
+        with km.MonitoredTrainingSession(
+            checkpoint_dir=str(tmp_path),
+            scaffold=scaffold,
+            save_checkpoint_steps=10,
+            hooks=[km.StopAtStepHook(last_step=last_step)],
+        ) as sess:
             while not sess.should_stop():
                 sess.run(increment_step(weight))
 
@@ -96,34 +109,105 @@ def test_creation_save_is_skipped_for_the_checkpoint_just_restored(tmp_path):
 
 
 def test_own_saver_and_scaffold_save_their_own_objects(tmp_path):
-    session_weight, saver_weight, scaffold_weight = tf.Variable(1.0), tf.Variable(2.0), tf.Variable(3.0)
-    by_saver = km.CheckpointSaverHook(str(tmp_path / "saver"), save_steps=1, saver=tf.train.Checkpoint(s=saver_weight))
-    by_scaffold = km.CheckpointSaverHook(
-        str(tmp_path / "scaffold"), save_steps=1, scaffold=km.Scaffold(checkpoint={"f": scaffold_weight})
+    session_weight, saver_weight, scaffold_weight = (
+        tf.Variable(1.0),
+        tf.Variable(2.0),
+        tf.Variable(3.0),
     )
-    creator = km.ChiefSessionCreator(scaffold=km.Scaffold(checkpoint={"w": session_weight}))
-    with km.MonitoredSession(session_creator=creator, hooks=[by_saver, by_scaffold]) as sess:
+    by_saver = km.CheckpointSaverHook(
+        str(tmp_path / "saver"),
+        save_steps=1,
+        saver=tf.train.Checkpoint(s=saver_weight),
+    )
+    by_scaffold = km.CheckpointSaverHook(
+        str(tmp_path / "scaffold"),
+        save_steps=1,
+        scaffold=km.Scaffold(checkpoint={"f": scaffold_weight}),
+    )
+    creator = km.ChiefSessionCreator(
+        scaffold=km.Scaffold(checkpoint={"w": session_weight})
+    )
+    with km.MonitoredSession(
+        session_creator=creator, hooks=[by_saver, by_scaffold]
+    ) as sess:
         sess.run(increment_step(session_weight))
-    keys_saver = {name for name, _ in tf.train.list_variables(str(tmp_path / "saver"))}
-    keys_scaffold = {name for name, _ in tf.train.list_variables(str(tmp_path / "scaffold"))}
-    assert "s/.ATTRIBUTES/VARIABLE_VALUE" in keys_saver and "w/.ATTRIBUTES/VARIABLE_VALUE" not in keys_saver
-    assert "f/.ATTRIBUTES/VARIABLE_VALUE" in keys_scaffold and "global_step/.ATTRIBUTES/VARIABLE_VALUE" in keys_scaffold
+    keys_saver = {
+        name for name, _ in tf.train.list_variables(str(tmp_path / "saver"))
+    }
+    keys_scaffold = {
+        name for name, _ in tf.train.list_variables(str(tmp_path / "scaffold"))
+    }
+    assert (
+        "s/.ATTRIBUTES/VARIABLE_VALUE" in keys_saver
+        and "w/.ATTRIBUTES/VARIABLE_VALUE" not in keys_saver
+    )
+    assert (
+        "f/.ATTRIBUTES/VARIABLE_VALUE" in keys_scaffold
+        and "global_step/.ATTRIBUTES/VARIABLE_VALUE" in keys_scaffold
+    )
 
 
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        pytest.param(dict(save_steps=1, saver=tf.train.Checkpoint(), scaffold=km.Scaffold()), ValueError,
-                     "You cannot provide both saver and scaffold.", id="saver_and_scaffold"),
-        pytest.param({}, ValueError, "Either every_secs or every_steps should be provided.", id="no_trigger"),
-        pytest.param(dict(save_steps=1, save_secs=1), ValueError, "Can not provide both every_secs and every_steps.",
-                     id="both_triggers"),
-        pytest.param(dict(save_steps=1, saver=object()), TypeError, r"Received: saver=<object", id="saver_type"),
-        pytest.param(dict(save_steps=1, listeners=[object()]), TypeError, r"`listeners\[0\]`", id="listener_type"),
-        pytest.param(dict(save_steps=1, listeners="abc"), TypeError, "Received: listeners='abc'", id="listeners_str"),
-        pytest.param(dict(save_steps=1, scaffold="s"), TypeError, "Received: scaffold='s'", id="scaffold_type"),
-        pytest.param(dict(save_steps=1, save_graph_def=1), TypeError, "save_graph_def=1", id="graph_def_type"),
-        pytest.param(dict(save_steps=1, checkpoint_basename=""), ValueError, "checkpoint_basename=''", id="basename"),
+        pytest.param(
+            dict(
+                save_steps=1,
+                saver=tf.train.Checkpoint(),
+                scaffold=km.Scaffold(),
+            ),
+            ValueError,
+            "You cannot provide both saver and scaffold.",
+            id="saver_and_scaffold",
+        ),
+        pytest.param(
+            {},
+            ValueError,
+            "Either every_secs or every_steps should be provided.",
+            id="no_trigger",
+        ),
+        pytest.param(
+            dict(save_steps=1, save_secs=1),
+            ValueError,
+            "Can not provide both every_secs and every_steps.",
+            id="both_triggers",
+        ),
+        pytest.param(
+            dict(save_steps=1, saver=object()),
+            TypeError,
+            r"Received: saver=<object",
+            id="saver_type",
+        ),
+        pytest.param(
+            dict(save_steps=1, listeners=[object()]),
+            TypeError,
+            r"`listeners\[0\]`",
+            id="listener_type",
+        ),
+        pytest.param(
+            dict(save_steps=1, listeners="abc"),
+            TypeError,
+            "Received: listeners='abc'",
+            id="listeners_str",
+        ),
+        pytest.param(
+            dict(save_steps=1, scaffold="s"),
+            TypeError,
+            "Received: scaffold='s'",
+            id="scaffold_type",
+        ),
+        pytest.param(
+            dict(save_steps=1, save_graph_def=1),
+            TypeError,
+            "save_graph_def=1",
+            id="graph_def_type",
+        ),
+        pytest.param(
+            dict(save_steps=1, checkpoint_basename=""),
+            ValueError,
+            "checkpoint_basename=''",
+            id="basename",
+        ),
     ],
 )
 def test_bad_arguments(tmp_path, kwargs, error, message):
@@ -132,7 +216,14 @@ def test_bad_arguments(tmp_path, kwargs, error, message):
 
 
 def test_tf1_validation_messages_are_kept(tmp_path):
-    for kwargs in [dict(save_steps=1, saver=tf.train.Checkpoint(), scaffold=tf.compat.v1.train.Scaffold()), {}]:
+    for kwargs in [
+        dict(
+            save_steps=1,
+            saver=tf.train.Checkpoint(),
+            scaffold=tf.compat.v1.train.Scaffold(),
+        ),
+        {},
+    ]:
         with pytest.raises(ValueError) as tf1_error:
             tf.compat.v1.train.CheckpointSaverHook(str(tmp_path), **kwargs)
         with pytest.raises(ValueError) as km_error:

@@ -14,11 +14,19 @@ import keras_monitored as km
 
 def checkpoint_steps(directory):
     names = os.listdir(directory)
-    return sorted({int(n.split("-")[1].split(".")[0]) for n in names if n.startswith("model.ckpt-")})
+    return sorted(
+        {
+            int(n.split("-")[1].split(".")[0])
+            for n in names
+            if n.startswith("model.ckpt-")
+        }
+    )
 
 
 def make_model():
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dense(1)]
+    )
     optimizer = keras.optimizers.Adam(0.01)
 
     def step():
@@ -32,12 +40,24 @@ def make_model():
     return model, optimizer, step
 
 
-def train(directory, last_step, save_steps=3, max_to_keep=5, hooks=(), model_parts=None):
+def train(
+    directory,
+    last_step,
+    save_steps=3,
+    max_to_keep=5,
+    hooks=(),
+    model_parts=None,
+):
     model, optimizer, step = model_parts or make_model()
-    scaffold = km.Scaffold(checkpoint=tf.train.Checkpoint(model=model, optimizer=optimizer))
+    scaffold = km.Scaffold(
+        checkpoint=tf.train.Checkpoint(model=model, optimizer=optimizer)
+    )
     with km.MonitoredTrainingSession(
-        checkpoint_dir=str(directory), scaffold=scaffold, save_checkpoint_steps=save_steps,
-        max_to_keep=max_to_keep, hooks=[km.StopAtStepHook(last_step=last_step), *hooks],
+        checkpoint_dir=str(directory),
+        scaffold=scaffold,
+        save_checkpoint_steps=save_steps,
+        max_to_keep=max_to_keep,
+        hooks=[km.StopAtStepHook(last_step=last_step), *hooks],
     ) as sess:
         while not sess.should_stop():
             sess.run(step)
@@ -47,7 +67,9 @@ def train(directory, last_step, save_steps=3, max_to_keep=5, hooks=(), model_par
 def test_files_are_numbered_by_global_step_and_found_by_tf(tmp_path):
     train(tmp_path, last_step=7)
     assert checkpoint_steps(tmp_path) == [0, 3, 6, 7]
-    assert tf.train.latest_checkpoint(str(tmp_path)) == str(tmp_path / "model.ckpt-7")
+    assert tf.train.latest_checkpoint(str(tmp_path)) == str(
+        tmp_path / "model.ckpt-7"
+    )
     assert os.path.exists(tmp_path / "model.ckpt-7.index")
 
 
@@ -65,20 +87,34 @@ def test_restart_restores_model_optimizer_and_global_step(tmp_path):
     expected_iterations = int(optimizer.iterations.numpy())
     km.reset_global_step()
     fresh_model, fresh_optimizer, fresh_step = make_model()
-    scaffold = km.Scaffold(checkpoint=tf.train.Checkpoint(model=fresh_model, optimizer=fresh_optimizer))
-    with km.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), scaffold=scaffold, save_checkpoint_steps=None,
-                                     save_checkpoint_secs=None) as sess:
+    scaffold = km.Scaffold(
+        checkpoint=tf.train.Checkpoint(
+            model=fresh_model, optimizer=fresh_optimizer
+        )
+    )
+    with km.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path),
+        scaffold=scaffold,
+        save_checkpoint_steps=None,
+        save_checkpoint_secs=None,
+    ) as sess:
         assert km.get_global_step().numpy() == 5
         for got, want in zip(fresh_model.get_weights(), expected):
             np.testing.assert_array_equal(got, want)
         sess.run(fresh_step)  # optimizer slots are created now and restored
-        assert int(fresh_optimizer.iterations.numpy()) == expected_iterations + 1
+        assert (
+            int(fresh_optimizer.iterations.numpy()) == expected_iterations + 1
+        )
 
 
 def test_user_checkpoint_object_restores_km_files(tmp_path):
     model, _ = train(tmp_path, last_step=2)
-    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dense(1)])
-    tf.train.Checkpoint(model=other).restore(tf.train.latest_checkpoint(str(tmp_path))).expect_partial()
+    other = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dense(1)]
+    )
+    tf.train.Checkpoint(model=other).restore(
+        tf.train.latest_checkpoint(str(tmp_path))
+    ).expect_partial()
     for got, want in zip(other.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(got, want)
 
@@ -86,40 +122,64 @@ def test_user_checkpoint_object_restores_km_files(tmp_path):
 def test_init_fn_runs_only_without_a_checkpoint(tmp_path):
     calls = []
     weight = tf.Variable(0.0)
-    scaffold = km.Scaffold(checkpoint={"w": weight}, init_fn=lambda: (calls.append(1), weight.assign(42.0)))
-    with km.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), scaffold=scaffold, save_checkpoint_steps=1):
+    scaffold = km.Scaffold(
+        checkpoint={"w": weight},
+        init_fn=lambda: (calls.append(1), weight.assign(42.0)),
+    )
+    with km.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path), scaffold=scaffold, save_checkpoint_steps=1
+    ):
         assert weight.numpy() == 42.0
     weight.assign(0.0)
     km.reset_global_step()
-    with km.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), scaffold=scaffold, save_checkpoint_steps=1):
+    with km.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path), scaffold=scaffold, save_checkpoint_steps=1
+    ):
         assert weight.numpy() == 42.0  # restored, not re-initialised
     assert calls == [1]
 
 
 def test_checkpoint_filename_with_path_restores_that_checkpoint(tmp_path):
     weight = tf.Variable(1.0)
-    with km.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), scaffold=km.Scaffold(checkpoint={"w": weight}),
-                                     save_checkpoint_steps=1) as sess:
+    with km.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path),
+        scaffold=km.Scaffold(checkpoint={"w": weight}),
+        save_checkpoint_steps=1,
+    ) as sess:
         sess.run(lambda: {"w": weight.assign_add(1.0)})
         sess.run(lambda: {"w": weight.assign_add(1.0)})
     assert checkpoint_steps(tmp_path) == [0, 1, 2]
     km.reset_global_step()
-    with km.SingularMonitoredSession(scaffold=km.Scaffold(checkpoint={"w": weight}),
-                                     checkpoint_filename_with_path=str(tmp_path / "model.ckpt-1")) as sess:
-        assert weight.numpy() == 2.0 and sess.raw_session().run("global_step") == 1
+    with km.SingularMonitoredSession(
+        scaffold=km.Scaffold(checkpoint={"w": weight}),
+        checkpoint_filename_with_path=str(tmp_path / "model.ckpt-1"),
+    ) as sess:
+        assert (
+            weight.numpy() == 2.0 and sess.raw_session().run("global_step") == 1
+        )
 
 
-def test_a_save_interrupted_midway_leaves_the_previous_checkpoint_usable(tmp_path):
+def test_a_save_interrupted_midway_leaves_the_previous_checkpoint_usable(
+    tmp_path,
+):
     weight = tf.Variable(1.0)
-    with km.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), scaffold=km.Scaffold(checkpoint={"w": weight}),
-                                     save_checkpoint_steps=1) as sess:
+    with km.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path),
+        scaffold=km.Scaffold(checkpoint={"w": weight}),
+        save_checkpoint_steps=1,
+    ) as sess:
         sess.run(lambda: {"w": weight.assign(7.0)})
     # A crash while writing step 2: data written, no index, state file untouched.
     (tmp_path / "model.ckpt-2.data-00000-of-00001").write_bytes(b"partial")
     km.reset_global_step()
     weight.assign(0.0)
-    with km.SingularMonitoredSession(scaffold=km.Scaffold(checkpoint={"w": weight}), checkpoint_dir=str(tmp_path)) as sess:
-        assert sess.raw_session().run("global_step") == 1 and weight.numpy() == 7.0
+    with km.SingularMonitoredSession(
+        scaffold=km.Scaffold(checkpoint={"w": weight}),
+        checkpoint_dir=str(tmp_path),
+    ) as sess:
+        assert (
+            sess.raw_session().run("global_step") == 1 and weight.numpy() == 7.0
+        )
 
 
 class Counter(km.SessionRunHook):
@@ -152,8 +212,16 @@ def test_hook_state_is_saved_and_handed_back(tmp_path):
     "case",
     [
         # (crash after step, steps in first run's checkpoint) -> stop step on resume
-        dict(name="crash_before_last_step_resumes_to_same_stop", first_last_step=None, expect=10),
-        dict(name="completed_run_trains_num_steps_more", first_last_step=10, expect=20),
+        dict(
+            name="crash_before_last_step_resumes_to_same_stop",
+            first_last_step=None,
+            expect=10,
+        ),
+        dict(
+            name="completed_run_trains_num_steps_more",
+            first_last_step=10,
+            expect=20,
+        ),
     ],
     ids=lambda c: c["name"],
 )
@@ -165,8 +233,10 @@ def test_stop_at_step_num_steps_resume(tmp_path, case):
 
     def session(hooks):
         return km.MonitoredTrainingSession(
-            checkpoint_dir=str(tmp_path), scaffold=km.Scaffold(checkpoint={"w": weight}),
-            save_checkpoint_steps=3, hooks=hooks,
+            checkpoint_dir=str(tmp_path),
+            scaffold=km.Scaffold(checkpoint={"w": weight}),
+            save_checkpoint_steps=3,
+            hooks=hooks,
         )
 
     sess = session([km.StopAtStepHook(num_steps=10)])
@@ -191,12 +261,20 @@ def test_stop_at_step_num_steps_resume(tmp_path, case):
 
 def test_tf1_checkpoint_saver_hook_with_tf_checkpoint_saver(tmp_path):
     weight = tf.Variable(5.0)
-    hook = tf.compat.v1.train.CheckpointSaverHook(str(tmp_path), save_steps=2, saver=tf.train.Checkpoint(w=weight),
-                                                  checkpoint_basename="tf1.ckpt")
-    with km.MonitoredSession(hooks=[hook, km.StopAtStepHook(last_step=3)]) as sess:
+    hook = tf.compat.v1.train.CheckpointSaverHook(
+        str(tmp_path),
+        save_steps=2,
+        saver=tf.train.Checkpoint(w=weight),
+        checkpoint_basename="tf1.ckpt",
+    )
+    with km.MonitoredSession(
+        hooks=[hook, km.StopAtStepHook(last_step=3)]
+    ) as sess:
         while not sess.should_stop():
             sess.run(lambda: {"w": weight.assign_add(1.0)})
-    assert tf.train.latest_checkpoint(str(tmp_path)) == str(tmp_path / "tf1.ckpt-3")
+    assert tf.train.latest_checkpoint(str(tmp_path)) == str(
+        tmp_path / "tf1.ckpt-3"
+    )
     reader = tf.train.load_checkpoint(str(tmp_path / "tf1.ckpt-2"))
     assert reader.get_tensor("w/.ATTRIBUTES/VARIABLE_VALUE") == 7.0
     assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == 2

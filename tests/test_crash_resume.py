@@ -31,18 +31,36 @@ def digest_of(checkpoint_path):
 def start_example(checkpoint_dir, *flags):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
     return subprocess.Popen(
-        [sys.executable, os.path.join(REPO, "examples", "train.py"), f"--checkpoint_dir={checkpoint_dir}", *flags],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+        [
+            sys.executable,
+            os.path.join(REPO, "examples", "train.py"),
+            f"--checkpoint_dir={checkpoint_dir}",
+            *flags,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=REPO,
     )
 
 
 def test_sigkill_mid_run_then_resume(tmp_path):
     checkpoint_dir = str(tmp_path / "run")
-    proc = start_example(checkpoint_dir, "--max_steps=100000000", "--save_checkpoint_steps=40", "--log_every_n_steps=1000")
+    proc = start_example(
+        checkpoint_dir,
+        "--max_steps=100000000",
+        "--save_checkpoint_steps=40",
+        "--log_every_n_steps=1000",
+    )
     deadline = time.time() + 180
     try:
         while time.time() < deadline:
-            step, _ = latest_step(checkpoint_dir) if os.path.isdir(checkpoint_dir) else (None, None)
+            step, _ = (
+                latest_step(checkpoint_dir)
+                if os.path.isdir(checkpoint_dir)
+                else (None, None)
+            )
             if step is not None and step >= 120:
                 break
             assert proc.poll() is None, proc.stdout.read()
@@ -59,13 +77,23 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     expected_digest = digest_of(path)
 
     resumed = subprocess.run(
-        [sys.executable, os.path.join(REPO, "examples", "train.py"), f"--checkpoint_dir={checkpoint_dir}",
-         f"--max_steps={killed_at + 25}", "--save_checkpoint_steps=40"],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
+        [
+            sys.executable,
+            os.path.join(REPO, "examples", "train.py"),
+            f"--checkpoint_dir={checkpoint_dir}",
+            f"--max_steps={killed_at + 25}",
+            "--save_checkpoint_steps=40",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO),
     )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    start = re.search(r"start global_step=(\d+) weights_digest=(\w+)", resumed.stdout)
+    start = re.search(
+        r"start global_step=(\d+) weights_digest=(\w+)", resumed.stdout
+    )
     assert start, resumed.stdout
     assert int(start.group(1)) == killed_at
     assert start.group(2) == expected_digest

@@ -40,7 +40,10 @@ def plain_run(program, tmp_path):
 def request_stop_mid_run(program, tmp_path):
     trace = []
     program.build()
-    hooks = [program.recorder(trace), program.hook_in_graph(lambda: RequestStopAt(program.step_fetch(), 3))]
+    hooks = [
+        program.recorder(trace),
+        program.hook_in_graph(lambda: RequestStopAt(program.step_fetch(), 3)),
+    ]
     with program.session(hooks=hooks) as sess:
         _loop_until_stop(program, sess)
     return trace, sess.should_stop()
@@ -49,7 +52,10 @@ def request_stop_mid_run(program, tmp_path):
 def run_after_stop_requested(program, tmp_path):
     trace = []
     program.build()
-    hooks = [program.recorder(trace), program.hook_in_graph(lambda: RequestStopAt(program.step_fetch(), 2))]
+    hooks = [
+        program.recorder(trace),
+        program.hook_in_graph(lambda: RequestStopAt(program.step_fetch(), 2)),
+    ]
     outcome = None
     with program.session(hooks=hooks) as sess:
         _loop_until_stop(program, sess)
@@ -60,7 +66,9 @@ def run_after_stop_requested(program, tmp_path):
 def stop_at_step_num_steps(program, tmp_path):
     trace = []
     program.build()
-    with program.session(hooks=[program.recorder(trace), program.stop_at_step(num_steps=4)]) as sess:
+    with program.session(
+        hooks=[program.recorder(trace), program.stop_at_step(num_steps=4)]
+    ) as sess:
         _loop_until_stop(program, sess)
     return trace, "ok"
 
@@ -68,7 +76,9 @@ def stop_at_step_num_steps(program, tmp_path):
 def stop_at_step_last_step(program, tmp_path):
     trace = []
     program.build()
-    with program.session(hooks=[program.stop_at_step(last_step=6), program.recorder(trace)]) as sess:
+    with program.session(
+        hooks=[program.stop_at_step(last_step=6), program.recorder(trace)]
+    ) as sess:
         _loop_until_stop(program, sess)
     return trace, "ok"
 
@@ -78,16 +88,24 @@ def restart_from_checkpoint_dir(program, tmp_path):
     checkpoint_dir = str(tmp_path / program.kind)
     program.build()
     with program.session(
-        checkpoint_dir=checkpoint_dir, save_checkpoint_steps=2,
-        hooks=[program.recorder(trace, "first"), program.stop_at_step(last_step=5)],
+        checkpoint_dir=checkpoint_dir,
+        save_checkpoint_steps=2,
+        hooks=[
+            program.recorder(trace, "first"),
+            program.stop_at_step(last_step=5),
+        ],
     ) as sess:
         _loop_until_stop(program, sess)
     if program.kind == "tf1":
         program.__init__()
     program.build()
     with program.session(
-        checkpoint_dir=checkpoint_dir, save_checkpoint_steps=2,
-        hooks=[program.recorder(trace, "second"), program.stop_at_step(num_steps=3)],
+        checkpoint_dir=checkpoint_dir,
+        save_checkpoint_steps=2,
+        hooks=[
+            program.recorder(trace, "second"),
+            program.stop_at_step(num_steps=3),
+        ],
     ) as sess:
         _loop_until_stop(program, sess)
     latest = tf.train.latest_checkpoint(checkpoint_dir)
@@ -117,7 +135,13 @@ def hook_feed_dict(program, tmp_path):
     trace = []
     program.build()
     feeder = program.hook_in_graph(lambda: FeedLearningRate(program.lr_key()))
-    with program.session(hooks=[feeder, program.recorder(trace), program.stop_at_step(last_step=4)]) as sess:
+    with program.session(
+        hooks=[
+            feeder,
+            program.recorder(trace),
+            program.stop_at_step(last_step=4),
+        ]
+    ) as sess:
         _loop_until_stop(program, sess)
     return trace, "ok"
 
@@ -127,7 +151,9 @@ def hook_and_user_feed_conflict(program, tmp_path):
     program.build()
     feeder = program.hook_in_graph(lambda: FeedLearningRate(program.lr_key()))
     with program.session(hooks=[program.recorder(trace), feeder]) as sess:
-        error, message = outcome_of(lambda: program.run(sess, feed_learning_rate=0.5))
+        error, message = outcome_of(
+            lambda: program.run(sess, feed_learning_rate=0.5)
+        )
     return trace, (error, message.split(" Conflict(s):")[0])
 
 
@@ -135,7 +161,8 @@ def two_hooks_feed_conflict(program, tmp_path):
     trace = []
     program.build()
     hooks = [program.recorder(trace)] + [
-        program.hook_in_graph(lambda: FeedLearningRate(program.lr_key())) for _ in range(2)
+        program.hook_in_graph(lambda: FeedLearningRate(program.lr_key()))
+        for _ in range(2)
     ]
     with program.session(hooks=hooks) as sess:
         error, message = outcome_of(lambda: program.run(sess))
@@ -176,7 +203,9 @@ def recovery_after_one_aborted_error(program, tmp_path):
         program.stop_at_step(last_step=5),
     ]
     with program.session(
-        checkpoint_dir=str(tmp_path / program.kind), save_checkpoint_steps=2, hooks=hooks
+        checkpoint_dir=str(tmp_path / program.kind),
+        save_checkpoint_steps=2,
+        hooks=hooks,
     ) as sess:
         _loop_until_stop(program, sess)
     return trace, "ok"
@@ -185,8 +214,14 @@ def recovery_after_one_aborted_error(program, tmp_path):
 def several_hooks_order(program, tmp_path):
     trace = []
     program.build()
-    hooks = [program.recorder(trace, "a"), program.recorder(trace, "b"), program.stop_at_step(num_steps=2)]
-    with program.session(hooks=hooks, chief_only_hooks=[program.recorder(trace, "chief")]) as sess:
+    hooks = [
+        program.recorder(trace, "a"),
+        program.recorder(trace, "b"),
+        program.stop_at_step(num_steps=2),
+    ]
+    with program.session(
+        hooks=hooks, chief_only_hooks=[program.recorder(trace, "chief")]
+    ) as sess:
         _loop_until_stop(program, sess)
     return trace, "ok"
 
@@ -202,7 +237,11 @@ def double_close(program, tmp_path):
 
 
 def _checkpoint_steps(directory):
-    steps = {int(name.split("-")[1].split(".")[0]) for name in os.listdir(directory) if name.startswith("model.ckpt-")}
+    steps = {
+        int(name.split("-")[1].split(".")[0])
+        for name in os.listdir(directory)
+        if name.startswith("model.ckpt-")
+    }
     return sorted(steps)
 
 
@@ -217,9 +256,17 @@ def checkpoint_saver_listener_timing(program, tmp_path):
     directory = str(tmp_path / program.kind)
     program.build()
     saver_hook = program.hook_in_graph(
-        lambda: tf1.train.CheckpointSaverHook(directory, save_steps=2, listeners=[ListenerRecorder(trace)])
+        lambda: tf1.train.CheckpointSaverHook(
+            directory, save_steps=2, listeners=[ListenerRecorder(trace)]
+        )
     )
-    with program.session(hooks=[program.recorder(trace), program.stop_at_step(last_step=5), saver_hook]) as sess:
+    with program.session(
+        hooks=[
+            program.recorder(trace),
+            program.stop_at_step(last_step=5),
+            saver_hook,
+        ]
+    ) as sess:
         _loop_until_stop(program, sess)
     return trace, _checkpoint_steps(directory)
 
@@ -230,7 +277,9 @@ def listener_requests_stop(program, tmp_path):
     program.build()
     saver_hook = program.hook_in_graph(
         lambda: tf1.train.CheckpointSaverHook(
-            directory, save_steps=3, listeners=[ListenerRecorder(trace, stop_after_save_at=3)]
+            directory,
+            save_steps=3,
+            listeners=[ListenerRecorder(trace, stop_after_save_at=3)],
         )
     )
     with program.session(hooks=[program.recorder(trace), saver_hook]) as sess:
@@ -260,7 +309,9 @@ SCENARIOS = [
 ]
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__ for s in SCENARIOS])
+@pytest.mark.parametrize(
+    "scenario", SCENARIOS, ids=[s.__name__ for s in SCENARIOS]
+)
 def test_km_matches_tf1(scenario, tmp_path):
     tf1_trace, tf1_outcome = scenario(TF1Program(), tmp_path)
     km_trace, km_outcome = scenario(KMProgram(), tmp_path)

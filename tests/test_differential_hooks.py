@@ -12,7 +12,12 @@ import pytest
 import tensorflow as tf
 
 import keras_monitored as km
-from tests.differential import KMProgram, TF1Program, assert_same_trace, outcome_of
+from tests.differential import (
+    KMProgram,
+    TF1Program,
+    assert_same_trace,
+    outcome_of,
+)
 
 tf1 = tf.compat.v1
 
@@ -51,10 +56,18 @@ def _loop(program, sess, max_runs=30):
 
 def logging_every_n_iter(program):
     program.build()
-    hook = program.hook("LoggingTensorHook", {"zloss": program.hook_fetches["loss"], "astep": program.hook_fetches["step"]},
-                        every_n_iter=3)
+    hook = program.hook(
+        "LoggingTensorHook",
+        {
+            "zloss": program.hook_fetches["loss"],
+            "astep": program.hook_fetches["step"],
+        },
+        every_n_iter=3,
+    )
     with captured_lines(r"zloss = ") as lines:
-        with program.session(hooks=[hook, program.stop_at_step(last_step=8)]) as sess:
+        with program.session(
+            hooks=[hook, program.stop_at_step(last_step=8)]
+        ) as sess:
             _loop(program, sess)
     return lines
 
@@ -63,18 +76,28 @@ def logging_at_end_only(program):
     program.build()
     hook = program.hook("LoggingTensorHook", program.state_fetches, at_end=True)
     with captured_lines(r" = ") as lines:
-        with program.session(hooks=[hook, program.stop_at_step(last_step=4)]) as sess:
+        with program.session(
+            hooks=[hook, program.stop_at_step(last_step=4)]
+        ) as sess:
             _loop(program, sess)
     return lines
 
 
 def logging_read_runs_count_as_iterations(program):
     program.build()
-    hook = program.hook("LoggingTensorHook", {"step": program.state_fetches["step"]}, every_n_iter=2)
+    hook = program.hook(
+        "LoggingTensorHook",
+        {"step": program.state_fetches["step"]},
+        every_n_iter=2,
+    )
     with captured_lines(r"^step = ") as lines:
-        with program.session(hooks=[hook, program.stop_at_step(last_step=5)]) as sess:
+        with program.session(
+            hooks=[hook, program.stop_at_step(last_step=5)]
+        ) as sess:
             while not sess.should_stop():
-                sess.run(program.state_fetches["step"])  # a read: an iteration in TF1
+                sess.run(
+                    program.state_fetches["step"]
+                )  # a read: an iteration in TF1
                 program.run(sess)
     return lines
 
@@ -82,7 +105,10 @@ def logging_read_runs_count_as_iterations(program):
 def nan_fails(program):
     trace = []
     program.build(nan_at=3)
-    hooks = [program.recorder(trace), program.hook("NanTensorHook", program.hook_fetches["loss"])]
+    hooks = [
+        program.recorder(trace),
+        program.hook("NanTensorHook", program.hook_fetches["loss"]),
+    ]
 
     def body():
         with program.session(hooks=hooks) as sess:
@@ -96,7 +122,14 @@ def nan_fails(program):
 def nan_requests_stop(program):
     trace = []
     program.build(nan_at=4)
-    hooks = [program.hook("NanTensorHook", program.hook_fetches["loss"], fail_on_nan_loss=False), program.recorder(trace)]
+    hooks = [
+        program.hook(
+            "NanTensorHook",
+            program.hook_fetches["loss"],
+            fail_on_nan_loss=False,
+        ),
+        program.recorder(trace),
+    ]
     with program.session(hooks=hooks) as sess:
         _loop(program, sess)
     return trace, sess.should_stop()
@@ -105,7 +138,9 @@ def nan_requests_stop(program):
 def final_ops_values(program):
     program.build()
     final = program.hook("FinalOpsHook", program.state_fetches)
-    with program.session(hooks=[program.stop_at_step(last_step=6), final]) as sess:
+    with program.session(
+        hooks=[program.stop_at_step(last_step=6), final]
+    ) as sess:
         _loop(program, sess)
     return {k: float(v) for k, v in final.final_ops_values.items()}
 
@@ -114,7 +149,10 @@ def stop_at_step_translated(program):
     trace = []
     program.build()
     km.get_or_create_global_step() if program.kind == "km" else None
-    hooks = [program.recorder(trace), program.hook("StopAtStepHook", num_steps=3)]
+    hooks = [
+        program.recorder(trace),
+        program.hook("StopAtStepHook", num_steps=3),
+    ]
     with program.session(hooks=hooks) as sess:
         _loop(program, sess)
     return trace
@@ -122,7 +160,12 @@ def stop_at_step_translated(program):
 
 @pytest.mark.parametrize(
     "scenario",
-    [logging_every_n_iter, logging_at_end_only, logging_read_runs_count_as_iterations, final_ops_values],
+    [
+        logging_every_n_iter,
+        logging_at_end_only,
+        logging_read_runs_count_as_iterations,
+        final_ops_values,
+    ],
     ids=lambda s: s.__name__,
 )
 def test_same_result(scenario):
@@ -137,7 +180,9 @@ def test_logging_lines_look_like_tf1():
     # Iterations 0, 3, 6 -> global steps 1, 4, 7; sorted tags; first line has
     # no elapsed time.
     assert [re.sub(r"zloss = \S+", "zloss = L", line) for line in lines] == [
-        "astep = 1, zloss = L", "astep = 4, zloss = L (X sec)", "astep = 7, zloss = L (X sec)",
+        "astep = 1, zloss = L",
+        "astep = 4, zloss = L (X sec)",
+        "astep = 7, zloss = L (X sec)",
     ]
 
 
@@ -145,7 +190,11 @@ def test_nan_tensor_hook_fails_like_tf1():
     tf1_trace, tf1_outcome, tf1_lines = nan_fails(TF1Program())
     km_trace, km_outcome, km_lines = nan_fails(KMProgram())
     assert_same_trace(tf1_trace, km_trace)
-    assert km_outcome == tf1_outcome == ("NanLossDuringTrainingError", "NaN loss during training.")
+    assert (
+        km_outcome
+        == tf1_outcome
+        == ("NanLossDuringTrainingError", "NaN loss during training.")
+    )
     assert km_lines == tf1_lines == ["Model diverged with loss = NaN."]
 
 
@@ -159,17 +208,24 @@ def test_nan_tensor_hook_requests_stop_like_tf1():
     km_trace, km_stopped = nan_requests_stop(KMProgram())
     assert_same_trace(tf1_trace, km_trace)
     assert tf1_stopped and km_stopped
-    assert tf1_trace[-2][0] == "rec.after_run" and tf1_trace[-2][1]["step"] == 4.0
+    assert (
+        tf1_trace[-2][0] == "rec.after_run" and tf1_trace[-2][1]["step"] == 4.0
+    )
 
 
 def test_stop_at_step_translated():
-    assert_same_trace(stop_at_step_translated(TF1Program()), stop_at_step_translated(KMProgram()))
+    assert_same_trace(
+        stop_at_step_translated(TF1Program()),
+        stop_at_step_translated(KMProgram()),
+    )
 
 
 def test_final_ops_values_are_written_back_to_the_tf1_object():
     program = KMProgram()
     program.build()
     tf1_hook = tf1.train.FinalOpsHook({"w": program.w})
-    with program.session(hooks=[tf1_hook, program.stop_at_step(last_step=2)]) as sess:
+    with program.session(
+        hooks=[tf1_hook, program.stop_at_step(last_step=2)]
+    ) as sess:
         _loop(program, sess)
     assert tf1_hook.final_ops_values == {"w": program.w.numpy()}

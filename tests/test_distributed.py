@@ -27,27 +27,52 @@ def data():
     return x, x @ np.array([[1.0], [-2.0], [0.5]], "float32")
 
 
-def train(strategy, steps=6, distribute=True, hooks=(), checkpoint_dir=None, steps_per_loop=1):
+def train(
+    strategy,
+    steps=6,
+    distribute=True,
+    hooks=(),
+    checkpoint_dir=None,
+    steps_per_loop=1,
+):
     """Trains the same model on the same global batches under `strategy`."""
     with strategy.scope():
         keras.utils.set_random_seed(3)
-        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)])
+        model = keras.Sequential(
+            [
+                keras.Input((3,)),
+                keras.layers.Dense(4, activation="tanh"),
+                keras.layers.Dense(1),
+            ]
+        )
         optimizer = keras.optimizers.SGD(0.1)
     x, y = data()
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(GLOBAL_BATCH)
-    batches = iter(strategy.experimental_distribute_dataset(dataset) if distribute else dataset)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(GLOBAL_BATCH)
+    )
+    batches = iter(
+        strategy.experimental_distribute_dataset(dataset)
+        if distribute
+        else dataset
+    )
 
     def step(batch):
         xb, yb = batch
         with tf.GradientTape() as tape:
-            per_example = tf.reduce_sum((model(xb, training=True) - yb) ** 2, axis=1)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=GLOBAL_BATCH)
+            per_example = tf.reduce_sum(
+                (model(xb, training=True) - yb) ** 2, axis=1
+            )
+            loss = tf.nn.compute_average_loss(
+                per_example, global_batch_size=GLOBAL_BATCH
+            )
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
         return {"loss": tf.reduce_mean(per_example), "replica": replica}
 
-    scaffold = km.Scaffold(checkpoint=tf.train.Checkpoint(model=model, optimizer=optimizer))
+    scaffold = km.Scaffold(
+        checkpoint=tf.train.Checkpoint(model=model, optimizer=optimizer)
+    )
     losses = []
 
     class Losses(km.SessionRunHook):
@@ -55,11 +80,21 @@ def train(strategy, steps=6, distribute=True, hooks=(), checkpoint_dir=None, ste
             return km.SessionRunArgs({"loss": "loss", "replica": "replica"})
 
         def after_run(self, run_context, run_values):
-            losses.append((float(run_values.results["loss"]), int(run_values.results["replica"])))
+            losses.append(
+                (
+                    float(run_values.results["loss"]),
+                    int(run_values.results["replica"]),
+                )
+            )
 
     with km.MonitoredTrainingSession(
-        checkpoint_dir=checkpoint_dir, scaffold=scaffold, save_checkpoint_steps=2 if checkpoint_dir else None,
-        save_summaries_steps=None, log_step_count_steps=None, strategy=strategy, steps_per_loop=steps_per_loop,
+        checkpoint_dir=checkpoint_dir,
+        scaffold=scaffold,
+        save_checkpoint_steps=2 if checkpoint_dir else None,
+        save_summaries_steps=None,
+        log_step_count_steps=None,
+        strategy=strategy,
+        steps_per_loop=steps_per_loop,
         hooks=[km.StopAtStepHook(last_step=steps), Losses(), *hooks],
     ) as sess:
         while not sess.should_stop():
@@ -71,18 +106,26 @@ def test_mirrored_matches_single_device(mirrored):
     single_model, single_losses = train(tf.distribute.get_strategy())
     km.reset_global_step()
     mirrored_model, mirrored_losses = train(mirrored)
-    for got, want in zip(mirrored_model.get_weights(), single_model.get_weights()):
+    for got, want in zip(
+        mirrored_model.get_weights(), single_model.get_weights()
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     # Hooks see the replicas' losses averaged (= the global batch's loss);
     # the non-floating output comes from the first replica.
-    np.testing.assert_allclose([l for l, _ in mirrored_losses], [l for l, _ in single_losses], rtol=1e-5)
+    np.testing.assert_allclose(
+        [loss for loss, _ in mirrored_losses],
+        [loss for loss, _ in single_losses],
+        rtol=1e-5,
+    )
     assert [r for _, r in mirrored_losses] == [0] * 6
     assert isinstance(km.get_global_step(), tf.distribute.DistributedValues)
 
 
 def test_mirrored_plain_iterator_feed_and_steps_per_loop(mirrored):
     model, losses = train(mirrored, steps=9, distribute=False, steps_per_loop=4)
-    assert km.get_global_step().numpy() == 9 and len(losses) == 3  # runs of 4, 4, 1
+    assert (
+        km.get_global_step().numpy() == 9 and len(losses) == 3
+    )  # runs of 4, 4, 1
 
 
 def test_mirrored_checkpoint_written_once_and_restored(mirrored, tmp_path):
@@ -92,16 +135,33 @@ def test_mirrored_checkpoint_written_once_and_restored(mirrored, tmp_path):
         def after_save(self, session, global_step_value):
             saves.append(global_step_value)
 
-    hook = km.CheckpointSaverHook(str(tmp_path / "extra"), save_steps=3, listeners=[Listener()])
-    model, _ = train(mirrored, steps=6, checkpoint_dir=str(tmp_path / "ckpt"), hooks=[hook])
+    hook = km.CheckpointSaverHook(
+        str(tmp_path / "extra"), save_steps=3, listeners=[Listener()]
+    )
+    model, _ = train(
+        mirrored, steps=6, checkpoint_dir=str(tmp_path / "ckpt"), hooks=[hook]
+    )
     assert saves == [0, 3, 6]
     files = sorted(os.listdir(tmp_path / "ckpt"))
-    assert files == ["checkpoint"] + [f"model.ckpt-{s}.{ext}" for s in (0, 2, 4, 6) for ext in ("data-00000-of-00001", "index")]
+    assert files == ["checkpoint"] + [
+        f"model.ckpt-{s}.{ext}"
+        for s in (0, 2, 4, 6)
+        for ext in ("data-00000-of-00001", "index")
+    ]
     km.reset_global_step()
     with mirrored.scope():
-        restored = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)])
-    with km.SingularMonitoredSession(scaffold=km.Scaffold(checkpoint={"model": restored}), strategy=mirrored,
-                                     checkpoint_dir=str(tmp_path / "ckpt")):
+        restored = keras.Sequential(
+            [
+                keras.Input((3,)),
+                keras.layers.Dense(4, activation="tanh"),
+                keras.layers.Dense(1),
+            ]
+        )
+    with km.SingularMonitoredSession(
+        scaffold=km.Scaffold(checkpoint={"model": restored}),
+        strategy=mirrored,
+        checkpoint_dir=str(tmp_path / "ckpt"),
+    ):
         for got, want in zip(restored.get_weights(), model.get_weights()):
             np.testing.assert_array_equal(got, want)
         assert km.get_global_step().numpy() == 6
@@ -117,13 +177,20 @@ def test_mirrored_step_summaries_are_written_once(mirrored, tmp_path):
 
     with km.MonitoredSession(
         session_creator=km.ChiefSessionCreator(strategy=mirrored),
-        hooks=[km.hooks.SummarySaverHook(save_steps=1, output_dir=str(tmp_path))],
+        hooks=[
+            km.hooks.SummarySaverHook(save_steps=1, output_dir=str(tmp_path))
+        ],
     ) as sess:
         for _ in range(3):
             sess.run(step)
     km.summary_writers.flush()
-    steps = [e.step for p in os.listdir(tmp_path) for e in tf.compat.v1.train.summary_iterator(str(tmp_path / p))
-             for v in e.summary.value if v.tag == "w"]
+    steps = [
+        e.step
+        for p in os.listdir(tmp_path)
+        for e in tf.compat.v1.train.summary_iterator(str(tmp_path / p))
+        for v in e.summary.value
+        if v.tag == "w"
+    ]
     assert sorted(steps) == [1, 2, 3]
 
 
@@ -139,33 +206,62 @@ def run_workers(tmp_path, run_name, *flags, kill_worker_at=None, timeout=240):
     processes = []
     for index in range(2):
         env = dict(
-            os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2", TMPDIR=str(scratch),
-            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            os.environ,
+            PYTHONPATH=REPO,
+            TF_CPP_MIN_LOG_LEVEL="2",
+            TMPDIR=str(scratch),
+            TF_CONFIG=json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}
+            ),
         )
-        extra = [f"--kill_at_step={kill_worker_at}"] if kill_worker_at and index == 1 else []
-        processes.append(subprocess.Popen(
-            [sys.executable, os.path.join(REPO, "tests", "programs", "mwms_train.py"),
-             f"--checkpoint_dir={tmp_path / 'ckpt'}", f"--result_file={tmp_path / f'{run_name}_{index}.json'}",
-             *flags, *extra],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        ))
+        extra = (
+            [f"--kill_at_step={kill_worker_at}"]
+            if kill_worker_at and index == 1
+            else []
+        )
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    os.path.join(REPO, "tests", "programs", "mwms_train.py"),
+                    f"--checkpoint_dir={tmp_path / 'ckpt'}",
+                    f"--result_file={tmp_path / f'{run_name}_{index}.json'}",
+                    *flags,
+                    *extra,
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = [p.communicate(timeout=timeout)[0] for p in processes]
     return processes, outputs, scratch
 
 
 def results(tmp_path, run_name):
-    return [json.loads((tmp_path / f"{run_name}_{i}.json").read_text()) for i in range(2)]
+    return [
+        json.loads((tmp_path / f"{run_name}_{i}.json").read_text())
+        for i in range(2)
+    ]
 
 
 def only_chief_files(directory):
     names = os.listdir(directory)
-    return all(n == "checkpoint" or n.startswith("model.ckpt-") for n in names) and names
+    return (
+        all(n == "checkpoint" or n.startswith("model.ckpt-") for n in names)
+        and names
+    )
 
 
 @pytest.mark.slow
 def test_multi_worker_seconds_checkpoints_loops_and_no_leftovers(tmp_path):
     processes, outputs, scratch = run_workers(
-        tmp_path, "run", "--save_checkpoint_secs=0.05", "--last_step=150", "--steps_per_loop=7",
+        tmp_path,
+        "run",
+        "--save_checkpoint_secs=0.05",
+        "--last_step=150",
+        "--steps_per_loop=7",
     )
     for process, output in zip(processes, outputs):
         assert process.returncode == 0, output[-3000:]
@@ -183,19 +279,29 @@ def test_multi_worker_seconds_checkpoints_loops_and_no_leftovers(tmp_path):
 def test_multi_worker_kill_a_worker_then_restart_both(tmp_path):
     start = time.time()
     processes, outputs, _ = run_workers(
-        tmp_path, "killed", "--save_checkpoint_steps=10", "--last_step=40", kill_worker_at=25,
+        tmp_path,
+        "killed",
+        "--save_checkpoint_steps=10",
+        "--last_step=40",
+        kill_worker_at=25,
     )
     assert processes[1].returncode == -9
     # The chief sees the peer fail and exits instead of retrying for minutes.
     assert processes[0].returncode != 0 and "a peer worker failed" in outputs[0]
     assert time.time() - start < 120
-    assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")).endswith("model.ckpt-20")
+    assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")).endswith(
+        "model.ckpt-20"
+    )
 
-    processes, outputs, _ = run_workers(tmp_path, "restarted", "--save_checkpoint_steps=10", "--last_step=40")
+    processes, outputs, _ = run_workers(
+        tmp_path, "restarted", "--save_checkpoint_steps=10", "--last_step=40"
+    )
     for process, output in zip(processes, outputs):
         assert process.returncode == 0, output[-3000:]
     chief, worker = results(tmp_path, "restarted")
-    assert chief["start"] == worker["start"] == 20  # the chief's last checkpoint
+    assert (
+        chief["start"] == worker["start"] == 20
+    )  # the chief's last checkpoint
     assert chief["global_step"] == worker["global_step"] == 40
     assert chief["weights"] == worker["weights"]
     assert only_chief_files(tmp_path / "ckpt")
@@ -208,7 +314,9 @@ def test_master_is_not_reported_under_a_tpu_strategy_only(caplog, mirrored):
     import logging
 
     caplog.set_level(logging.WARNING)
-    with km.MonitoredTrainingSession(master="grpc://10.0.0.2:8470", strategy=mirrored) as sess:
+    with km.MonitoredTrainingSession(
+        master="grpc://10.0.0.2:8470", strategy=mirrored
+    ) as sess:
         sess.run(lambda: {})
     assert "km.distribute.tpu_strategy" in caplog.text
     assert km.distribute.is_tpu(mirrored) is False
@@ -221,19 +329,27 @@ def test_tpu_strategy_rejects_a_non_string_address():
 
 def test_tpu_cluster_resolver_reads_a_tf1_master_address():
     # TPUStrategy itself needs a TPU; the address handling does not.
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="grpc://10.0.0.2:8470")
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu="grpc://10.0.0.2:8470"
+    )
     assert resolver.master() == "grpc://10.0.0.2:8470"
 
 
 def test_a_distributed_dataset_can_be_fed_directly(mirrored):
-    dataset = mirrored.experimental_distribute_dataset(tf.data.Dataset.range(8).batch(4))
+    dataset = mirrored.experimental_distribute_dataset(
+        tf.data.Dataset.range(8).batch(4)
+    )
 
     def step(batch):
         return {"sum": tf.cast(tf.reduce_sum(batch), tf.float32)}
 
     sums = []
-    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(strategy=mirrored)) as sess:
+    with km.MonitoredSession(
+        session_creator=km.ChiefSessionCreator(strategy=mirrored)
+    ) as sess:
         while not sess.should_stop():
-            sums.append(float(sess.run(step, feed_dict={"batch": dataset})["sum"]))
+            sums.append(
+                float(sess.run(step, feed_dict={"batch": dataset})["sum"])
+            )
     # Each replica sums its half of the batch; the outputs are averaged.
     assert sums == [(0 + 1 + 2 + 3) / 2, (4 + 5 + 6 + 7) / 2]

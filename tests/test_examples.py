@@ -23,7 +23,11 @@ ENV = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
 def run(script, *flags, env=None, timeout=300):
     return subprocess.run(
         [sys.executable, os.path.join(REPO, *script.split("/")), *flags],
-        capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env or ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env or ENV,
     )
 
 
@@ -35,18 +39,32 @@ def done_step(result):
 
 
 def test_train_example_prints_where_things_went(tmp_path):
-    result = run("examples/train.py", f"--checkpoint_dir={tmp_path}", "--max_steps=120", "--steps_per_loop=8")
+    result = run(
+        "examples/train.py",
+        f"--checkpoint_dir={tmp_path}",
+        "--max_steps=120",
+        "--steps_per_loop=8",
+    )
     assert done_step(result) == 120
     assert f"checkpoints: {tmp_path}" in result.stdout
     assert f"tensorboard --logdir {tmp_path}" in result.stdout
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-120")
     rows = (tmp_path / "training_log.csv").read_text().splitlines()
-    assert rows[0] == "epoch,loss,val_loss" and len(rows) == 3  # Keras adds val_ columns; epochs 0 and 1 (partial)
-    assert "grad_norm = " in result.stderr  # LoggingTensorHook on a km.expose'd tensor
+    assert (
+        rows[0] == "epoch,loss,val_loss" and len(rows) == 3
+    )  # Keras adds val_ columns; epochs 0 and 1 (partial)
+    assert (
+        "grad_norm = " in result.stderr
+    )  # LoggingTensorHook on a km.expose'd tensor
 
 
 def test_train_example_mirrored_strategy(tmp_path):
-    result = run("examples/train.py", f"--checkpoint_dir={tmp_path}", "--max_steps=40", "--strategy=mirrored")
+    result = run(
+        "examples/train.py",
+        f"--checkpoint_dir={tmp_path}",
+        "--max_steps=40",
+        "--strategy=mirrored",
+    )
     assert done_step(result) == 40
 
 
@@ -54,26 +72,48 @@ def test_train_example_mirrored_strategy(tmp_path):
     "flag, message",
     [
         pytest.param("--max_steps=0", "flag --max_steps=0", id="max_steps"),
-        pytest.param("--strategy=parameter_server", "flag --strategy=parameter_server", id="strategy"),
-        pytest.param("--learning_rate=fast", "flag --learning_rate=fast", id="learning_rate"),
+        pytest.param(
+            "--strategy=parameter_server",
+            "flag --strategy=parameter_server",
+            id="strategy",
+        ),
+        pytest.param(
+            "--learning_rate=fast",
+            "flag --learning_rate=fast",
+            id="learning_rate",
+        ),
     ],
 )
-def test_bad_flag_values_are_usage_errors_naming_the_flag(tmp_path, flag, message):
+def test_bad_flag_values_are_usage_errors_naming_the_flag(
+    tmp_path, flag, message
+):
     result = run("examples/train.py", f"--checkpoint_dir={tmp_path}", flag)
     assert result.returncode != 0
     assert "Flags parsing error" in result.stderr and message in result.stderr
 
 
 def test_fit_with_hooks_example(tmp_path):
-    result = run("examples/fit_with_hooks.py", f"--checkpoint_dir={tmp_path}", "--max_steps=150")
+    result = run(
+        "examples/fit_with_hooks.py",
+        f"--checkpoint_dir={tmp_path}",
+        "--max_steps=150",
+    )
     assert done_step(result) == 150
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-150")
     assert "global_step/sec" in result.stderr and "step = 101" in result.stderr
 
 
 def test_tf1_program_and_its_migrated_twin_train_alike(tmp_path):
-    tf1 = run("examples/tf1/train_tf1.py", f"--checkpoint_dir={tmp_path / 'tf1'}", "--max_steps=200")
-    twin = run("examples/tf1/train_km.py", f"--checkpoint_dir={tmp_path / 'km'}", "--max_steps=200")
+    tf1 = run(
+        "examples/tf1/train_tf1.py",
+        f"--checkpoint_dir={tmp_path / 'tf1'}",
+        "--max_steps=200",
+    )
+    twin = run(
+        "examples/tf1/train_km.py",
+        f"--checkpoint_dir={tmp_path / 'km'}",
+        "--max_steps=200",
+    )
     for result in (tf1, twin):
         assert result.returncode == 0, result.stderr[-3000:]
     tf1_losses = json.loads(tf1.stdout.strip().splitlines()[-1])["losses"]
@@ -82,8 +122,12 @@ def test_tf1_program_and_its_migrated_twin_train_alike(tmp_path):
     np.testing.assert_allclose(km_losses, tf1_losses, rtol=1e-4)
     assert km_losses[-1] < km_losses[0] / 50  # it trained
     # Both leave a checkpoint at the last step.
-    assert tf.train.latest_checkpoint(str(tmp_path / "tf1")).endswith("model.ckpt-200")
-    assert tf.train.latest_checkpoint(str(tmp_path / "km")).endswith("model.ckpt-200")
+    assert tf.train.latest_checkpoint(str(tmp_path / "tf1")).endswith(
+        "model.ckpt-200"
+    )
+    assert tf.train.latest_checkpoint(str(tmp_path / "km")).endswith(
+        "model.ckpt-200"
+    )
 
 
 @pytest.mark.slow
@@ -92,18 +136,38 @@ def test_train_example_multi_worker(tmp_path):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     processes = []
     for index in range(2):
-        env = dict(ENV, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        processes.append(subprocess.Popen(
-            [sys.executable, os.path.join(REPO, "examples", "train.py"), f"--checkpoint_dir={tmp_path}",
-             "--max_steps=30", "--save_checkpoint_steps=10"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
-        ))
+        env = dict(
+            ENV,
+            TF_CONFIG=json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}
+            ),
+        )
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    os.path.join(REPO, "examples", "train.py"),
+                    f"--checkpoint_dir={tmp_path}",
+                    "--max_steps=30",
+                    "--save_checkpoint_steps=10",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=REPO,
+            )
+        )
     for process in processes:
         out, err = process.communicate(timeout=240)
         assert process.returncode == 0, err[-3000:]
         assert "done global_step=30" in out
     names = os.listdir(tmp_path)
-    assert all(n == "checkpoint" or n.startswith(("model.ckpt-", "events.out", "training_log")) for n in names)
+    assert all(
+        n == "checkpoint"
+        or n.startswith(("model.ckpt-", "events.out", "training_log"))
+        for n in names
+    )
 
 
 # -- TensorBoard -------------------------------------------------------------
@@ -113,9 +177,18 @@ def tensorboard_scalars(logdir, tags, expected_counts, timeout=90):
     """Starts TensorBoard on 127.0.0.1 and returns {tag: [(step, value)]}."""
     port = portpicker.pick_unused_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", f"--logdir={logdir}", "--host=127.0.0.1",
-         f"--port={port}", "--reload_interval=1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            f"--logdir={logdir}",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--reload_interval=1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=ENV,
     )
     try:
         deadline = time.time() + timeout
@@ -125,13 +198,18 @@ def tensorboard_scalars(logdir, tags, expected_counts, timeout=90):
                 for tag in tags:
                     url = f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=.&tag={urllib.request.quote(tag, safe='')}"
                     with urllib.request.urlopen(url, timeout=5) as response:
-                        scalars[tag] = [(step, value) for _, step, value in json.load(response)]
+                        scalars[tag] = [
+                            (step, value)
+                            for _, step, value in json.load(response)
+                        ]
                 if all(len(scalars[t]) >= expected_counts[t] for t in tags):
                     return scalars
             except OSError:
                 pass  # not up (or not loaded) yet
             if time.time() > deadline:
-                raise AssertionError(f"TensorBoard did not serve the scalars within {timeout}s")
+                raise AssertionError(
+                    f"TensorBoard did not serve the scalars within {timeout}s"
+                )
             time.sleep(0.5)
     finally:
         server.terminate()
@@ -142,17 +220,25 @@ def event_values(path_glob_dir, tag):
     values = {}
     for name in sorted(os.listdir(path_glob_dir)):
         if name.startswith("events.out"):
-            for event in tf.compat.v1.train.summary_iterator(os.path.join(path_glob_dir, name)):
+            for event in tf.compat.v1.train.summary_iterator(
+                os.path.join(path_glob_dir, name)
+            ):
                 for value in event.summary.value:
                     if value.tag == tag:
-                        values.setdefault(event.step, []).append(float(tf.make_ndarray(value.tensor)))
+                        values.setdefault(event.step, []).append(
+                            float(tf.make_ndarray(value.tensor))
+                        )
     return values
 
 
 @pytest.mark.slow
 def test_tensorboard_serves_continuous_steps_across_a_restart(tmp_path):
-    flags = [f"--checkpoint_dir={tmp_path}", "--save_checkpoint_steps=40", "--save_summaries_steps=10",
-             "--log_step_count_steps=10"]
+    flags = [
+        f"--checkpoint_dir={tmp_path}",
+        "--save_checkpoint_steps=40",
+        "--save_summaries_steps=10",
+        "--log_step_count_steps=10",
+    ]
     assert done_step(run("examples/train.py", *flags, "--max_steps=100")) == 100
     # On disk now: exactly what a crash at step 100, just before its save,
     # leaves -- the last complete checkpoint is 80, summaries reach step 91.
@@ -167,9 +253,15 @@ def test_tensorboard_serves_continuous_steps_across_a_restart(tmp_path):
     assert "start global_step=80" in resumed.stdout
     assert done_step(resumed) == 160
 
-    scalars = tensorboard_scalars(str(tmp_path), ["loss", "global_step/sec"], {"loss": 16, "global_step/sec": 14})
+    scalars = tensorboard_scalars(
+        str(tmp_path),
+        ["loss", "global_step/sec"],
+        {"loss": 16, "global_step/sec": 14},
+    )
     loss_steps = [step for step, _ in scalars["loss"]]
-    assert loss_steps == list(range(1, 160, 10))  # every step once, no gap, no duplicate
+    assert loss_steps == list(
+        range(1, 160, 10)
+    )  # every step once, no gap, no duplicate
     # Steps 81 and 91 were written twice (before and after the restart); the
     # server keeps the restarted run's values.
     on_disk = event_values(str(tmp_path), "loss")

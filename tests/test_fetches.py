@@ -70,7 +70,9 @@ def test_names_global_step_variables_callables_and_structure(model):
     assert results["step"] == 1 and isinstance(results["step"], np.int64)
     assert results["weight"] == 3.0  # value after the step
     assert results["callable"] == pytest.approx(30.0)
-    assert isinstance(results["pair"], Pair) and results["pair"] == Pair(12.0, 1)
+    assert isinstance(results["pair"], Pair) and results["pair"] == Pair(
+        12.0, 1
+    )
     assert isinstance(results["list"], list) and results["list"] == [7, 6.0]
 
 
@@ -83,7 +85,10 @@ def test_exposed_tensor_is_fetchable_without_changing_outputs(model):
 
 def test_unknown_name_raises_key_error_naming_fetch_and_available(model):
     _, step = model
-    with pytest.raises(KeyError, match=r"'accuracy'.*Available names: \['count', 'hidden', 'loss', 'global_step'\]"):
+    with pytest.raises(
+        KeyError,
+        match=r"'accuracy'.*Available names: \['count', 'hidden', 'loss', 'global_step'\]",
+    ):
         run_once(step, {"a": "accuracy"})
 
 
@@ -99,7 +104,10 @@ def test_graph_tensor_raises_type_error_with_advice(model):
     _, step = model
     with tf.Graph().as_default():
         graph_tensor = tf.constant(1.0, name="logits")
-    with pytest.raises(TypeError, match=r"logits.* is a graph tensor and cannot be fetched.*km\.expose"):
+    with pytest.raises(
+        TypeError,
+        match=r"logits.* is a graph tensor and cannot be fetched.*km\.expose",
+    ):
         run_once(step, {"logits": graph_tensor})
 
 
@@ -116,8 +124,12 @@ def test_read_outside_step_sees_last_completed_step(model):
     with km.SingularMonitoredSession() as sess:
         sess.run(step)
         sess.run(step, feed_dict={"x": 10.0})
-        assert sess.raw_session().run({"l": "loss", "w": weight, "s": "global_step"}) == {
-            "l": np.float32(60.0), "w": np.float32(4.0), "s": 2,
+        assert sess.raw_session().run(
+            {"l": "loss", "w": weight, "s": "global_step"}
+        ) == {
+            "l": np.float32(60.0),
+            "w": np.float32(4.0),
+            "s": 2,
         }
 
 

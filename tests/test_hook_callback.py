@@ -24,7 +24,11 @@ def make_data(n=64):
 def make_model(steps_per_execution=1):
     keras.utils.set_random_seed(1)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", steps_per_execution=steps_per_execution)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05),
+        loss="mse",
+        steps_per_execution=steps_per_execution,
+    )
     return model
 
 
@@ -38,14 +42,22 @@ class Recorder(tf1.train.SessionRunHook):
         self.events.append(("begin", tf1.train.get_global_step() is not None))
 
     def after_create_session(self, session, coord):
-        self.events.append(("after_create_session", int(session.run("global_step"))))
+        self.events.append(
+            ("after_create_session", int(session.run("global_step")))
+        )
 
     def before_run(self, run_context):
         self.events.append(("before_run",))
         return tf1.train.SessionRunArgs({"loss": "loss", "step": "global_step"})
 
     def after_run(self, run_context, run_values):
-        self.events.append(("after_run", float(run_values.results["loss"]), int(run_values.results["step"])))
+        self.events.append(
+            (
+                "after_run",
+                float(run_values.results["loss"]),
+                int(run_values.results["step"]),
+            )
+        )
 
     def end(self, session):
         self.events.append(("end", int(session.run("global_step"))))
@@ -56,21 +68,41 @@ def test_tf1_hook_subclass_sees_what_keras_reports():
     model = make_model()
     recorder = Recorder()
     keras_logs = []
-    record_logs = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: keras_logs.append(logs["loss"]))
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[km.HookCallback([recorder]), record_logs])
+    record_logs = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: keras_logs.append(logs["loss"])
+    )
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=2,
+        verbose=0,
+        callbacks=[km.HookCallback([recorder]), record_logs],
+    )
     runs = [e for e in recorder.events if e[0] == "after_run"]
     assert recorder.events[:2] == [("begin", True), ("after_create_session", 0)]
     assert recorder.events[-1] == ("end", 8)
-    assert [e[0] for e in recorder.events[2:-1]] == ["before_run", "after_run"] * 8
-    assert [loss for _, loss, _ in runs] == keras_logs  # the very values Keras logged
+    assert [e[0] for e in recorder.events[2:-1]] == [
+        "before_run",
+        "after_run",
+    ] * 8
+    assert [
+        loss for _, loss, _ in runs
+    ] == keras_logs  # the very values Keras logged
     assert [step for _, _, step in runs] == list(range(1, 9))
 
 
 def test_tf1_stop_at_step_stops_fit_at_the_exact_step():
     x, y = make_data()
     model = make_model()
-    history = model.fit(x, y, batch_size=8, epochs=50, verbose=0,
-                        callbacks=[km.HookCallback([tf1.train.StopAtStepHook(last_step=19)])])
+    history = model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=50,
+        verbose=0,
+        callbacks=[km.HookCallback([tf1.train.StopAtStepHook(last_step=19)])],
+    )
     assert int(model.optimizer.iterations.numpy()) == 19
     assert len(history.history["loss"]) == 3  # stopped inside the third epoch
 
@@ -80,39 +112,76 @@ def test_steps_per_execution_global_step_is_exact():
     model = make_model(steps_per_execution=3)
     recorder = Recorder()
     keras_batches = []
-    spy = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: keras_batches.append(batch))
+    spy = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: keras_batches.append(batch)
+    )
     seen_steps = []
 
     class Steps(km.SessionRunHook):
         def before_run(self, run_context):
             seen_steps.append(run_context.num_steps)
 
-    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[km.HookCallback([recorder, Steps()]), spy])
+    model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=1,
+        verbose=0,
+        callbacks=[km.HookCallback([recorder, Steps()]), spy],
+    )
     steps = [e[2] for e in recorder.events if e[0] == "after_run"]
     assert steps == [3, 6, 8]  # one run per execution; the last one ran 2 steps
-    assert keras_batches == [2, 5, 8]  # Keras's own index overshoots the 8 batches
+    assert keras_batches == [
+        2,
+        5,
+        8,
+    ]  # Keras's own index overshoots the 8 batches
     assert seen_steps == [3, 3, 3]
 
 
 def test_logging_tensor_hook_inside_fit():
     x, y = make_data()
     model = make_model()
-    hook = km.hooks.LoggingTensorHook({"loss": "loss", "step": "global_step"}, every_n_iter=3)
+    hook = km.hooks.LoggingTensorHook(
+        {"loss": "loss", "step": "global_step"}, every_n_iter=3
+    )
     with captured_lines(r"^loss = ") as lines:
-        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[km.HookCallback([hook])])
-    assert [line.split("step = ")[1].split(" ")[0] for line in lines] == ["1", "4", "7"]
+        model.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=1,
+            verbose=0,
+            callbacks=[km.HookCallback([hook])],
+        )
+    assert [line.split("step = ")[1].split(" ")[0] for line in lines] == [
+        "1",
+        "4",
+        "7",
+    ]
 
 
 def test_checkpoint_saver_hook_inside_fit_saves_model_and_optimizer(tmp_path):
     x, y = make_data()
     model = make_model()
-    model.fit(x, y, batch_size=8, epochs=2, verbose=0,
-              callbacks=[km.HookCallback([km.hooks.CheckpointSaverHook(str(tmp_path), save_steps=5)])])
+    model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=2,
+        verbose=0,
+        callbacks=[
+            km.HookCallback(
+                [km.hooks.CheckpointSaverHook(str(tmp_path), save_steps=5)]
+            )
+        ],
+    )
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-16")
     restored = make_model()
     restored.optimizer.build(restored.trainable_variables)
     tf.train.Checkpoint(model=restored, optimizer=restored.optimizer).restore(
-        tf.train.latest_checkpoint(str(tmp_path))).expect_partial()
+        tf.train.latest_checkpoint(str(tmp_path))
+    ).expect_partial()
     for got, want in zip(restored.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(got, want)
     assert int(restored.optimizer.iterations.numpy()) == 16
@@ -121,20 +190,56 @@ def test_checkpoint_saver_hook_inside_fit_saves_model_and_optimizer(tmp_path):
 def test_a_feeding_hook_is_refused_with_its_name():
     x, y = make_data()
     model = make_model()
-    with pytest.raises(ValueError, match=r"FeedFnHook returned a feed_dict \(\['scale'\]\).*model.fit owns"):
-        model.fit(x, y, epochs=1, verbose=0,
-                  callbacks=[km.HookCallback([km.hooks.FeedFnHook(lambda: {"scale": 2.0})])])
+    with pytest.raises(
+        ValueError,
+        match=r"FeedFnHook returned a feed_dict \(\['scale'\]\).*model.fit owns",
+    ):
+        model.fit(
+            x,
+            y,
+            epochs=1,
+            verbose=0,
+            callbacks=[
+                km.HookCallback([km.hooks.FeedFnHook(lambda: {"scale": 2.0})])
+            ],
+        )
 
 
 def test_chief_only_hooks_run_only_on_the_chief(monkeypatch):
     x, y = make_data()
     chief_recorder, worker_recorder = Recorder(), Recorder()
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}))
-    make_model().fit(x, y, epochs=1, verbose=0,
-                     callbacks=[km.HookCallback([worker_recorder], chief_only_hooks=[chief_recorder])])
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps(
+            {
+                "cluster": {"worker": ["a:1", "b:2"]},
+                "task": {"type": "worker", "index": 1},
+            }
+        ),
+    )
+    make_model().fit(
+        x,
+        y,
+        epochs=1,
+        verbose=0,
+        callbacks=[
+            km.HookCallback(
+                [worker_recorder], chief_only_hooks=[chief_recorder]
+            )
+        ],
+    )
     assert chief_recorder.events == [] and worker_recorder.events
-    make_model().fit(x, y, epochs=1, verbose=0,
-                     callbacks=[km.HookCallback([], chief_only_hooks=[chief_recorder], is_chief=True)])
+    make_model().fit(
+        x,
+        y,
+        epochs=1,
+        verbose=0,
+        callbacks=[
+            km.HookCallback(
+                [], chief_only_hooks=[chief_recorder], is_chief=True
+            )
+        ],
+    )
     assert chief_recorder.events
 
 
@@ -161,9 +266,18 @@ def test_request_stop_and_state_outside_fit():
     "kwargs, error, message",
     [
         pytest.param(dict(hooks="hook"), TypeError, "hooks='hook'", id="hooks"),
-        pytest.param(dict(hooks=[object()]), TypeError, r"hooks\[0\]", id="hook_element"),
-        pytest.param(dict(chief_only_hooks=[1]), TypeError, r"chief_only_hooks\[0\]", id="chief_only"),
-        pytest.param(dict(is_chief="no"), TypeError, "is_chief='no'", id="is_chief"),
+        pytest.param(
+            dict(hooks=[object()]), TypeError, r"hooks\[0\]", id="hook_element"
+        ),
+        pytest.param(
+            dict(chief_only_hooks=[1]),
+            TypeError,
+            r"chief_only_hooks\[0\]",
+            id="chief_only",
+        ),
+        pytest.param(
+            dict(is_chief="no"), TypeError, "is_chief='no'", id="is_chief"
+        ),
     ],
 )
 def test_bad_arguments(kwargs, error, message):

@@ -66,12 +66,18 @@ def test_scaffold_global_step_is_advanced_by_the_step_itself():
     def step():
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(model(tf.ones((2, 1))) ** 2)
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        optimizer.apply_gradients(
+            zip(
+                tape.gradient(loss, model.trainable_variables),
+                model.trainable_variables,
+            )
+        )
         return {"loss": loss}
 
     scaffold = km.Scaffold(global_step=optimizer.iterations)
     with km.MonitoredSession(
-        session_creator=km.ChiefSessionCreator(scaffold=scaffold), hooks=[km.StopAtStepHook(last_step=3)]
+        session_creator=km.ChiefSessionCreator(scaffold=scaffold),
+        hooks=[km.StopAtStepHook(last_step=3)],
     ) as sess:
         while not sess.should_stop():
             sess.run(step)
@@ -81,14 +87,25 @@ def test_scaffold_global_step_is_advanced_by_the_step_itself():
 
 def test_iterator_feed_runs_out_and_with_block_ends_cleanly():
     log = []
-    iterator = iter(tf.data.Dataset.range(3).map(lambda i: tf.cast(i, tf.float32)))
+    iterator = iter(
+        tf.data.Dataset.range(3).map(lambda i: tf.cast(i, tf.float32))
+    )
     values = []
     with km.MonitoredSession(hooks=[Calls(log)]) as sess:
         while not sess.should_stop():
-            values.append(float(sess.run(lambda x: {"x": x * 2}, feed_dict={"x": iterator})["x"]))
+            values.append(
+                float(
+                    sess.run(lambda x: {"x": x * 2}, feed_dict={"x": iterator})[
+                        "x"
+                    ]
+                )
+            )
     assert values == [0.0, 2.0, 4.0]
     # The failed 4th run has before_run but no after_run; end sees step 3.
-    assert log == ["begin", "create@0"] + ["before", "after"] * 3 + ["before", "end@3"]
+    assert log == ["begin", "create@0"] + ["before", "after"] * 3 + [
+        "before",
+        "end@3",
+    ]
     assert sess.should_stop()
 
 
@@ -97,7 +114,13 @@ def test_python_iterator_feed_is_advanced_on_the_host():
     outputs = []
     with km.MonitoredSession() as sess:
         while not sess.should_stop():
-            outputs.append(float(sess.run(lambda x: {"y": x + 1}, feed_dict={"x": batches})["y"]))
+            outputs.append(
+                float(
+                    sess.run(lambda x: {"y": x + 1}, feed_dict={"x": batches})[
+                        "y"
+                    ]
+                )
+            )
     assert outputs == [2.5, 3.5]
 
 
@@ -109,7 +132,10 @@ def test_new_feed_values_do_not_retrace():
         return {"y": scale * 2.0}
 
     with km.SingularMonitoredSession() as sess:
-        results = [float(sess.run(step, feed_dict={"scale": float(v)})["y"]) for v in range(5)]
+        results = [
+            float(sess.run(step, feed_dict={"scale": float(v)})["y"])
+            for v in range(5)
+        ]
     assert results == [0.0, 2.0, 4.0, 6.0, 8.0]
     assert len(traces) == 1
 
@@ -140,13 +166,18 @@ def test_close_twice_and_run_after_close_raise_runtime_error():
 
 def test_feed_dict_with_a_read_is_a_type_error():
     with km.SingularMonitoredSession() as sess:
-        with pytest.raises(TypeError, match="applies only when `fetches` is a step function"):
+        with pytest.raises(
+            TypeError, match="applies only when `fetches` is a step function"
+        ):
             sess.run("global_step", feed_dict={"x": 1})
 
 
 def test_placeholder_like_feed_key_is_a_type_error():
     with km.SingularMonitoredSession() as sess:
-        with pytest.raises(TypeError, match="feed keys are the step function's keyword argument names"):
+        with pytest.raises(
+            TypeError,
+            match="feed keys are the step function's keyword argument names",
+        ):
             sess.run(counter_step, feed_dict={tf.constant(1.0).ref(): 2.0})
 
 
@@ -163,7 +194,15 @@ def test_run_step_fn_with_raw_session_and_hooks():
     with km.MonitoredSession(hooks=[Calls(log)]) as sess:
         while not sess.should_stop():
             sess.run_step_fn(step_fn)
-    assert log == ["begin", "create@0", "before", "after", "before", "after", "end@4"]
+    assert log == [
+        "begin",
+        "create@0",
+        "before",
+        "after",
+        "before",
+        "after",
+        "end@4",
+    ]
 
 
 def test_run_step_fn_accepts_method_with_self():
@@ -203,14 +242,27 @@ def test_recovery_from_aborted_error_raised_while_running(tmp_path):
         weight.assign_add(x)
         return {"w": weight.read_value()}
 
-    creator = km.ChiefSessionCreator(scaffold=km.Scaffold(checkpoint={"w": weight}), checkpoint_dir=str(tmp_path))
+    creator = km.ChiefSessionCreator(
+        scaffold=km.Scaffold(checkpoint={"w": weight}),
+        checkpoint_dir=str(tmp_path),
+    )
     hooks = [km.CheckpointSaverHook(str(tmp_path), save_steps=100), Calls(log)]
     feed = Restartable()
     with km.MonitoredSession(session_creator=creator, hooks=hooks) as sess:
         assert sess.run(step, feed_dict={"x": feed}) == {"w": 2.0}
         # Aborts, recreates the session (restoring w=1 from step 0), retries.
         assert sess.run(step, feed_dict={"x": feed}) == {"w": 2.0}
-    assert log == ["begin", "create@0", "before", "after", "before", "create@0", "before", "after", "end@1"]
+    assert log == [
+        "begin",
+        "create@0",
+        "before",
+        "after",
+        "before",
+        "create@0",
+        "before",
+        "after",
+        "end@1",
+    ]
 
 
 def test_recovery_gives_up_after_max_attempts():
@@ -230,10 +282,19 @@ def test_recovery_gives_up_after_max_attempts():
     # No checkpoint: each recreated session keeps the variables (and the
     # global step the failed run had reached); the 4th failure is re-raised.
     assert log == [
-        "begin", "create@0", "before", "after",
-        "create@1", "before", "after",
-        "create@2", "before", "after",
-        "create@3", "before", "after",
+        "begin",
+        "create@0",
+        "before",
+        "after",
+        "create@1",
+        "before",
+        "after",
+        "create@2",
+        "before",
+        "after",
+        "create@3",
+        "before",
+        "after",
     ]
 
 
@@ -280,9 +341,16 @@ def test_tf1_session_creator_and_scaffold_are_translated(tmp_path):
     weight = tf.Variable(3.0)
     ckpt = tf.train.Checkpoint(w=weight)
     calls = []
-    tf1_scaffold = tf1.train.Scaffold(saver=ckpt, init_fn=lambda scaffold, session: calls.append(session))
-    creator = tf1.train.ChiefSessionCreator(scaffold=tf1_scaffold, checkpoint_dir=str(tmp_path))
-    with km.MonitoredSession(session_creator=creator, hooks=[km.CheckpointSaverHook(str(tmp_path), save_steps=1)]) as sess:
+    tf1_scaffold = tf1.train.Scaffold(
+        saver=ckpt, init_fn=lambda scaffold, session: calls.append(session)
+    )
+    creator = tf1.train.ChiefSessionCreator(
+        scaffold=tf1_scaffold, checkpoint_dir=str(tmp_path)
+    )
+    with km.MonitoredSession(
+        session_creator=creator,
+        hooks=[km.CheckpointSaverHook(str(tmp_path), save_steps=1)],
+    ) as sess:
         sess.run(counter_step)
     assert len(calls) == 1 and isinstance(calls[0], km.StepSession)
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path)))
@@ -294,10 +362,19 @@ def test_run_options_and_metadata_reach_hooks():
 
     class Traced(km.SessionRunHook):
         def before_run(self, run_context):
-            return km.SessionRunArgs(None, options=tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE))
+            return km.SessionRunArgs(
+                None,
+                options=tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE),
+            )
 
         def after_run(self, run_context, run_values):
-            seen.append((run_values.options.trace_level, type(run_values.run_metadata).__name__, run_values.results))
+            seen.append(
+                (
+                    run_values.options.trace_level,
+                    type(run_values.run_metadata).__name__,
+                    run_values.results,
+                )
+            )
 
     with km.MonitoredSession(hooks=[Traced()]) as sess:
         sess.run(counter_step, options=tf1.RunOptions(timeout_in_ms=5))

@@ -31,7 +31,9 @@ def test_profiles_on_expected_steps_only(tmp_path):
     dirs = profile_dirs(str(tmp_path))
     assert [d.rsplit("_step_", 1)[1] for d in dirs] == ["3", "6"]
     for name in dirs:
-        files = os.listdir(os.path.join(str(tmp_path), "plugins", "profile", name))
+        files = os.listdir(
+            os.path.join(str(tmp_path), "plugins", "profile", name)
+        )
         assert any(f.endswith(".xplane.pb") for f in files), files
     assert hook.profiled_steps == [3, 6]
 
@@ -44,7 +46,10 @@ def test_profiled_call_runs_exactly_one_step_inside_loops(tmp_path):
         def before_run(self, run_context):
             steps_per_run.append(run_context.num_steps)
 
-    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=8), hooks=[hook, Steps()]) as sess:
+    with km.MonitoredSession(
+        session_creator=km.ChiefSessionCreator(steps_per_loop=8),
+        hooks=[hook, Steps()],
+    ) as sess:
         while km.get_global_step().numpy() < 12:
             sess.run(step)
     assert hook.profiled_steps == [10]
@@ -55,9 +60,24 @@ def test_profiled_call_runs_exactly_one_step_inside_loops(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        pytest.param({}, ValueError, "Either every_secs or every_steps should be provided.", id="neither"),
-        pytest.param(dict(save_steps=1, output_dir=3), TypeError, "output_dir=3", id="output_dir"),
-        pytest.param(dict(save_steps=1, show_memory="y"), TypeError, "show_memory='y'", id="show_memory"),
+        pytest.param(
+            {},
+            ValueError,
+            "Either every_secs or every_steps should be provided.",
+            id="neither",
+        ),
+        pytest.param(
+            dict(save_steps=1, output_dir=3),
+            TypeError,
+            "output_dir=3",
+            id="output_dir",
+        ),
+        pytest.param(
+            dict(save_steps=1, show_memory="y"),
+            TypeError,
+            "show_memory='y'",
+            id="show_memory",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, error, message):
@@ -67,9 +87,13 @@ def test_bad_arguments(kwargs, error, message):
 
 def test_tf1_profiler_hook_is_translated(tmp_path):
     with tf.Graph().as_default():  # TF1's constructor needs graph mode
-        tf1_hook = tf.compat.v1.train.ProfilerHook(save_steps=2, output_dir=str(tmp_path))
+        tf1_hook = tf.compat.v1.train.ProfilerHook(
+            save_steps=2, output_dir=str(tmp_path)
+        )
     with km.MonitoredSession(hooks=[tf1_hook]) as sess:
         translated = sess.hooks[0]
         for _ in range(3):
             sess.run(step)
-    assert isinstance(translated, km.hooks.ProfilerHook) and translated.profiled_steps == [2]
+    assert isinstance(
+        translated, km.hooks.ProfilerHook
+    ) and translated.profiled_steps == [2]

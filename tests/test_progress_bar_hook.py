@@ -31,7 +31,9 @@ def run(hooks, steps):
 def test_bar_with_last_step_from_stop_at_step_hook():
     terminal = Terminal()
     clock = FakeClock()
-    bar = km.hooks.ProgressBarHook(tensors=["loss"], stream=terminal, every_n_secs=1.0, clock=clock)
+    bar = km.hooks.ProgressBarHook(
+        tensors=["loss"], stream=terminal, every_n_secs=1.0, clock=clock
+    )
     stop = km.hooks.StopAtStepHook(last_step=10)
     with km.MonitoredSession(hooks=[bar, stop]) as sess:
         while not sess.should_stop():
@@ -45,7 +47,9 @@ def test_bar_with_last_step_from_stop_at_step_hook():
 def test_rate_line_without_a_target():
     terminal = Terminal()
     clock = FakeClock()
-    bar = km.hooks.ProgressBarHook(tensors={"loss": "loss"}, stream=terminal, every_n_secs=2.0, clock=clock)
+    bar = km.hooks.ProgressBarHook(
+        tensors={"loss": "loss"}, stream=terminal, every_n_secs=2.0, clock=clock
+    )
     with km.MonitoredSession(hooks=[bar]) as sess:
         for _ in range(6):
             clock.now += 1.0
@@ -66,16 +70,33 @@ def test_quiet_when_not_a_terminal():
         def after_run(self, run_context, run_values):
             fetched.append(run_values.results)
 
-    run([km.hooks.ProgressBarHook(last_step=5, tensors=["loss"], stream=stream), Spy()], 5)
+    run(
+        [
+            km.hooks.ProgressBarHook(
+                last_step=5, tensors=["loss"], stream=stream
+            ),
+            Spy(),
+        ],
+        5,
+    )
     assert stream.getvalue() == ""
 
 
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        pytest.param(dict(last_step=0), ValueError, "last_step=0", id="last_step"),
-        pytest.param(dict(tensors="loss"), TypeError, "tensors='loss'", id="tensors"),
-        pytest.param(dict(every_n_secs=0), ValueError, "every_n_secs=0", id="every_n_secs"),
+        pytest.param(
+            dict(last_step=0), ValueError, "last_step=0", id="last_step"
+        ),
+        pytest.param(
+            dict(tensors="loss"), TypeError, "tensors='loss'", id="tensors"
+        ),
+        pytest.param(
+            dict(every_n_secs=0),
+            ValueError,
+            "every_n_secs=0",
+            id="every_n_secs",
+        ),
         pytest.param(dict(stream=5), TypeError, "stream=5", id="stream"),
     ],
 )

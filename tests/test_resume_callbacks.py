@@ -19,8 +19,17 @@ PROGRAM = os.path.join(REPO, "tests", "programs", "early_stopping_run.py")
 
 def run(checkpoint_dir, csv_path, *flags):
     return subprocess.run(
-        [sys.executable, PROGRAM, f"--checkpoint_dir={checkpoint_dir}", f"--csv={csv_path}", *flags],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
+        [
+            sys.executable,
+            PROGRAM,
+            f"--checkpoint_dir={checkpoint_dir}",
+            f"--csv={csv_path}",
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
         env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2"),
     )
 
@@ -32,7 +41,10 @@ def summary(result):
 
 def rows(path):
     with open(path) as handle:
-        return [(r["epoch"], round(float(r["loss"]), 6)) for r in csv.DictReader(handle)]
+        return [
+            (r["epoch"], round(float(r["loss"]), 6))
+            for r in csv.DictReader(handle)
+        ]
 
 
 def test_kill_after_epoch_two_then_resume_matches_uninterrupted(tmp_path):
@@ -40,9 +52,13 @@ def test_kill_after_epoch_two_then_resume_matches_uninterrupted(tmp_path):
     # The uninterrupted run: best at epoch 1, then 2 flat epochs -> stop after 3.
     assert (straight["best_epoch"], straight["stopped_epoch"]) == (1, 3)
 
-    killed = run(tmp_path / "run", tmp_path / "run.csv", "--kill_at_step=19")  # 3 batches into epoch 2
+    killed = run(
+        tmp_path / "run", tmp_path / "run.csv", "--kill_at_step=19"
+    )  # 3 batches into epoch 2
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("model.ckpt-16")
+    assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith(
+        "model.ckpt-16"
+    )
     assert [epoch for epoch, _ in rows(tmp_path / "run.csv")] == ["0", "1"]
 
     resumed = summary(run(tmp_path / "run", tmp_path / "run.csv"))

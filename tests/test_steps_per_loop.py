@@ -28,31 +28,48 @@ class RunSizes(km.SessionRunHook):
 
 def test_stop_checkpoints_and_logs_land_on_exact_steps(tmp_path):
     sizes = RunSizes()
-    logger = km.hooks.LoggingTensorHook({"step": "step", "global_step": "global_step"}, every_n_iter=100)
+    logger = km.hooks.LoggingTensorHook(
+        {"step": "step", "global_step": "global_step"}, every_n_iter=100
+    )
     with captured_lines(r"^global_step = ") as lines:
         with km.MonitoredTrainingSession(
-            checkpoint_dir=str(tmp_path), save_checkpoint_steps=100, save_summaries_steps=None,
-            log_step_count_steps=None, steps_per_loop=64, max_to_keep=None,
+            checkpoint_dir=str(tmp_path),
+            save_checkpoint_steps=100,
+            save_summaries_steps=None,
+            log_step_count_steps=None,
+            steps_per_loop=64,
+            max_to_keep=None,
             hooks=[km.StopAtStepHook(last_step=1000), logger, sizes],
         ) as sess:
             km.get_or_create_global_step()
             while not sess.should_stop():
                 sess.run(counting_step)
     assert km.get_global_step().numpy() == 1000
-    saved = sorted(int(n.split("-")[1].split(".")[0]) for n in os.listdir(tmp_path) if n.endswith(".index"))
+    saved = sorted(
+        int(n.split("-")[1].split(".")[0])
+        for n in os.listdir(tmp_path)
+        if n.endswith(".index")
+    )
     assert saved == list(range(0, 1001, 100))
     # Iterations 0, 100, 200, ... end at global steps 1, 101, 201, ...; the
     # logged output is that very step's.
-    assert lines == [f"global_step = {s}, step = {s}" + ("" if s == 1 else " (X sec)") for s in range(1, 1000, 100)]
+    assert lines == [
+        f"global_step = {s}, step = {s}" + ("" if s == 1 else " (X sec)")
+        for s in range(1, 1000, 100)
+    ]
     assert max(sizes.sizes) == 64 and sum(sizes.sizes) == 1000
     assert len(sizes.sizes) < 1000 / 64 * 3
 
 
 def test_no_timed_hooks_means_full_loops():
     sizes = RunSizes()
-    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=10), hooks=[sizes]) as sess:
+    with km.MonitoredSession(
+        session_creator=km.ChiefSessionCreator(steps_per_loop=10), hooks=[sizes]
+    ) as sess:
         for _ in range(3):
-            assert sess.run(counting_step)["step"] == km.get_global_step().numpy()
+            assert (
+                sess.run(counting_step)["step"] == km.get_global_step().numpy()
+            )
     assert sizes.sizes == [10, 10, 10] and km.get_global_step().numpy() == 30
 
 
@@ -64,8 +81,12 @@ def test_data_running_out_mid_loop_counts_completed_steps(tmp_path):
         return {"x": x}
 
     with km.MonitoredTrainingSession(
-        checkpoint_dir=str(tmp_path), save_checkpoint_steps=1000, steps_per_loop=4,
-        save_summaries_steps=None, log_step_count_steps=None, hooks=[sizes],
+        checkpoint_dir=str(tmp_path),
+        save_checkpoint_steps=1000,
+        steps_per_loop=4,
+        save_summaries_steps=None,
+        log_step_count_steps=None,
+        hooks=[sizes],
     ) as sess:
         outputs = []
         while not sess.should_stop():
@@ -77,7 +98,9 @@ def test_data_running_out_mid_loop_counts_completed_steps(tmp_path):
 
 def test_python_iterator_falls_back_to_one_step_per_call():
     sizes = RunSizes()
-    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=8), hooks=[sizes]) as sess:
+    with km.MonitoredSession(
+        session_creator=km.ChiefSessionCreator(steps_per_loop=8), hooks=[sizes]
+    ) as sess:
         for value in [1.0, 2.0]:
             sess.run(lambda x: {"x": x}, feed_dict={"x": iter([value])})
     assert sizes.sizes == [1, 1]

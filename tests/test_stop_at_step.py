@@ -58,9 +58,15 @@ def test_tf1_errors_and_messages(kwargs, error):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        pytest.param(dict(num_steps=-1), ValueError, "num_steps=-1", id="negative"),
-        pytest.param(dict(last_step=2.5), TypeError, "last_step=2.5", id="float"),
-        pytest.param(dict(num_steps="3"), TypeError, "num_steps='3'", id="string"),
+        pytest.param(
+            dict(num_steps=-1), ValueError, "num_steps=-1", id="negative"
+        ),
+        pytest.param(
+            dict(last_step=2.5), TypeError, "last_step=2.5", id="float"
+        ),
+        pytest.param(
+            dict(num_steps="3"), TypeError, "num_steps='3'", id="string"
+        ),
     ],
 )
 def test_bad_values(kwargs, error, message):

@@ -22,9 +22,14 @@ def read_events(logdir):
     """[(step, tag, value)] of scalar summaries, and session-log START steps."""
     summary_writers.flush()
     scalars, starts = [], []
-    for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
+    for path in sorted(
+        glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
+    ):
         for event in tf1.train.summary_iterator(path):
-            if event.HasField("session_log") and event.session_log.status == event.session_log.START:
+            if (
+                event.HasField("session_log")
+                and event.session_log.status == event.session_log.START
+            ):
                 starts.append(event.step)
             for value in event.summary.value:
                 if value.HasField("tensor"):
@@ -43,20 +48,28 @@ def noop_step():
 def test_step_counter_writes_and_logs_steps_per_second(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     clock = FakeClock()
-    hook = km.hooks.StepCounterHook(every_n_steps=2, output_dir=str(tmp_path), clock=clock)
+    hook = km.hooks.StepCounterHook(
+        every_n_steps=2, output_dir=str(tmp_path), clock=clock
+    )
     with km.MonitoredSession(hooks=[hook]) as sess:
         for _ in range(7):
             clock.now += 0.25  # 4 steps/sec
             sess.run(noop_step)
     scalars, _ = read_events(str(tmp_path))
     # First trigger (step 1) starts the clock; then steps 3, 5, 7 (TF1's).
-    assert scalars == [(3, "global_step/sec", 4.0), (5, "global_step/sec", 4.0), (7, "global_step/sec", 4.0)]
+    assert scalars == [
+        (3, "global_step/sec", 4.0),
+        (5, "global_step/sec", 4.0),
+        (7, "global_step/sec", 4.0),
+    ]
     assert "global_step/sec: 4" in caplog.text
 
 
 def test_step_counter_rate_counts_steps_not_runs(tmp_path):
     clock = FakeClock()
-    hook = km.hooks.StepCounterHook(every_n_steps=10, output_dir=str(tmp_path), clock=clock)
+    hook = km.hooks.StepCounterHook(
+        every_n_steps=10, output_dir=str(tmp_path), clock=clock
+    )
     with km.MonitoredSession(
         session_creator=km.ChiefSessionCreator(steps_per_loop=5), hooks=[hook]
     ) as sess:
@@ -92,7 +105,9 @@ def test_summary_saver_records_the_steps_tf_summary_calls(tmp_path):
     assert starts == [1]
     histograms = [
         event.step
-        for path in glob.glob(os.path.join(str(tmp_path), "events.out.tfevents.*"))
+        for path in glob.glob(
+            os.path.join(str(tmp_path), "events.out.tfevents.*")
+        )
         for event in tf1.train.summary_iterator(path)
         for value in event.summary.value
         if value.tag == "weights"
@@ -111,7 +126,9 @@ def _fresh_step():
 
 
 def test_summary_saver_with_summary_op_writes_named_outputs(tmp_path):
-    hook = km.hooks.SummarySaverHook(save_steps=2, output_dir=str(tmp_path), summary_op=["loss"])
+    hook = km.hooks.SummarySaverHook(
+        save_steps=2, output_dir=str(tmp_path), summary_op=["loss"]
+    )
     with km.MonitoredSession(hooks=[hook]) as sess:
         for _ in range(4):
             sess.run(step_with_summaries_step)
@@ -121,7 +138,9 @@ def test_summary_saver_with_summary_op_writes_named_outputs(tmp_path):
 
 def test_summary_saver_seconds_with_injected_clock(tmp_path):
     clock = FakeClock()
-    hook = km.hooks.SummarySaverHook(save_secs=10, output_dir=str(tmp_path), clock=clock)
+    hook = km.hooks.SummarySaverHook(
+        save_secs=10, output_dir=str(tmp_path), clock=clock
+    )
     with km.MonitoredSession(hooks=[hook]) as sess:
         for seconds in [0, 4, 4, 4, 4, 4, 4]:
             clock.now += seconds
@@ -132,10 +151,17 @@ def test_summary_saver_seconds_with_injected_clock(tmp_path):
 
 def test_monitored_training_session_default_summaries(tmp_path):
     with km.MonitoredTrainingSession(
-        checkpoint_dir=str(tmp_path), save_summaries_steps=5, log_step_count_steps=5, save_checkpoint_secs=None,
+        checkpoint_dir=str(tmp_path),
+        save_summaries_steps=5,
+        log_step_count_steps=5,
+        save_checkpoint_secs=None,
         hooks=[km.StopAtStepHook(last_step=11)],
     ) as sess:
-        assert [type(h).__name__ for h in sess.hooks] == ["StepCounterHook", "SummarySaverHook", "StopAtStepHook"]
+        assert [type(h).__name__ for h in sess.hooks] == [
+            "StepCounterHook",
+            "SummarySaverHook",
+            "StopAtStepHook",
+        ]
         while not sess.should_stop():
             sess.run(step_with_summaries_step)
     scalars, starts = read_events(str(tmp_path))
@@ -145,16 +171,25 @@ def test_monitored_training_session_default_summaries(tmp_path):
 
 
 def test_summary_dir_and_default_hook_order(tmp_path):
-    with km.MonitoredTrainingSession(checkpoint_dir=str(tmp_path / "ckpt"), summary_dir=str(tmp_path / "tb")) as sess:
+    with km.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path / "ckpt"), summary_dir=str(tmp_path / "tb")
+    ) as sess:
         names = [type(h).__name__ for h in sess.hooks]
         sess.run(step_with_summaries_step)
-    assert names == ["StepCounterHook", "SummarySaverHook", "CheckpointSaverHook"]
+    assert names == [
+        "StepCounterHook",
+        "SummarySaverHook",
+        "CheckpointSaverHook",
+    ]
     assert glob.glob(str(tmp_path / "tb" / "events.out.tfevents.*"))
     assert not glob.glob(str(tmp_path / "ckpt" / "events.out.tfevents.*"))
 
 
 def test_two_summary_dirs_for_the_steps_calls_is_an_error(tmp_path):
-    hooks = [km.hooks.SummarySaverHook(save_steps=1, output_dir=str(tmp_path / d)) for d in "ab"]
+    hooks = [
+        km.hooks.SummarySaverHook(save_steps=1, output_dir=str(tmp_path / d))
+        for d in "ab"
+    ]
     with pytest.raises(ValueError, match="already go to"):
         km.MonitoredSession(hooks=hooks)
 
@@ -169,8 +204,11 @@ def test_restart_session_start_lets_tensorboard_drop_stale_points(tmp_path):
 
     def session():
         return km.MonitoredTrainingSession(
-            checkpoint_dir=str(tmp_path), scaffold=km.Scaffold(checkpoint={"w": weight}),
-            save_checkpoint_steps=3, save_summaries_steps=1, log_step_count_steps=None,
+            checkpoint_dir=str(tmp_path),
+            scaffold=km.Scaffold(checkpoint={"w": weight}),
+            save_checkpoint_steps=3,
+            save_summaries_steps=1,
+            log_step_count_steps=None,
         )
 
     sess = session()
@@ -189,11 +227,24 @@ def test_restart_session_start_lets_tensorboard_drop_stale_points(tmp_path):
 @pytest.mark.parametrize(
     "factory, kwargs",
     [
-        pytest.param("StepCounterHook", dict(every_n_steps=None), id="step_counter_neither"),
-        pytest.param("StepCounterHook", dict(every_n_steps=1, every_n_secs=1), id="step_counter_both"),
-        pytest.param("SummarySaverHook", dict(save_steps=1, scaffold=tf1.train.Scaffold(), summary_op="x"),
-                     id="summary_both_sources"),
-        pytest.param("SummarySaverHook", dict(summary_op="x"), id="summary_no_timer"),
+        pytest.param(
+            "StepCounterHook",
+            dict(every_n_steps=None),
+            id="step_counter_neither",
+        ),
+        pytest.param(
+            "StepCounterHook",
+            dict(every_n_steps=1, every_n_secs=1),
+            id="step_counter_both",
+        ),
+        pytest.param(
+            "SummarySaverHook",
+            dict(save_steps=1, scaffold=tf1.train.Scaffold(), summary_op="x"),
+            id="summary_both_sources",
+        ),
+        pytest.param(
+            "SummarySaverHook", dict(summary_op="x"), id="summary_no_timer"
+        ),
     ],
 )
 def test_tf1_errors_and_messages(factory, kwargs):
@@ -205,7 +256,10 @@ def test_tf1_errors_and_messages(factory, kwargs):
 
 
 def test_summary_saver_without_scaffold_or_op_is_fine_in_tf2():
-    with pytest.raises(ValueError, match="Exactly one of scaffold or summary_op must be provided."):
+    with pytest.raises(
+        ValueError,
+        match="Exactly one of scaffold or summary_op must be provided.",
+    ):
         tf1.train.SummarySaverHook(save_steps=1)
     km.hooks.SummarySaverHook(save_steps=1)
 
@@ -213,10 +267,34 @@ def test_summary_saver_without_scaffold_or_op_is_fine_in_tf2():
 @pytest.mark.parametrize(
     "factory, kwargs, error, message",
     [
-        pytest.param("StepCounterHook", dict(summary_writer="w"), TypeError, "summary_writer='w'", id="writer"),
-        pytest.param("StepCounterHook", dict(output_dir=5), TypeError, "output_dir=5", id="output_dir"),
-        pytest.param("SummarySaverHook", dict(save_steps=1, summary_op=[3]), TypeError, "summary_op", id="op_type"),
-        pytest.param("SummarySaverHook", dict(save_steps=-1), ValueError, "save_steps=-1", id="negative"),
+        pytest.param(
+            "StepCounterHook",
+            dict(summary_writer="w"),
+            TypeError,
+            "summary_writer='w'",
+            id="writer",
+        ),
+        pytest.param(
+            "StepCounterHook",
+            dict(output_dir=5),
+            TypeError,
+            "output_dir=5",
+            id="output_dir",
+        ),
+        pytest.param(
+            "SummarySaverHook",
+            dict(save_steps=1, summary_op=[3]),
+            TypeError,
+            "summary_op",
+            id="op_type",
+        ),
+        pytest.param(
+            "SummarySaverHook",
+            dict(save_steps=-1),
+            ValueError,
+            "save_steps=-1",
+            id="negative",
+        ),
     ],
 )
 def test_bad_arguments(factory, kwargs, error, message):
@@ -225,11 +303,17 @@ def test_bad_arguments(factory, kwargs, error, message):
 
 
 def test_histogram_for_non_scalar_named_output(tmp_path):
-    hook = km.hooks.SummarySaverHook(save_steps=1, output_dir=str(tmp_path), summary_op="vec")
+    hook = km.hooks.SummarySaverHook(
+        save_steps=1, output_dir=str(tmp_path), summary_op="vec"
+    )
     with km.MonitoredSession(hooks=[hook]) as sess:
         sess.run(lambda: {"vec": tf.constant([1.0, 2.0, 3.0])})
     summary_writers.flush()
-    tags = [v.tag for p in glob.glob(str(tmp_path / "events.out.tfevents.*"))
-            for e in tf1.train.summary_iterator(p) for v in e.summary.value]
+    tags = [
+        v.tag
+        for p in glob.glob(str(tmp_path / "events.out.tfevents.*"))
+        for e in tf1.train.summary_iterator(p)
+        for v in e.summary.value
+    ]
     assert tags == ["vec"]
     assert np.isfinite(1.0)

@@ -23,7 +23,10 @@ def test_steps_timer_matches_tf1_step_by_step():
         expected = theirs.should_trigger_for_step(step)
         assert ours.should_trigger_for_step(step) == expected, step
         if expected:
-            assert ours.update_last_triggered_step(step)[1] == theirs.update_last_triggered_step(step)[1]
+            assert (
+                ours.update_last_triggered_step(step)[1]
+                == theirs.update_last_triggered_step(step)[1]
+            )
     assert ours.last_triggered_step() == theirs.last_triggered_step()
 
 
@@ -55,12 +58,39 @@ def test_next_trigger_step():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        pytest.param({}, ValueError, "Either every_secs or every_steps should be provided.", id="neither"),
-        pytest.param(dict(every_secs=1, every_steps=1), ValueError, "Can not provide both every_secs and every_steps.", id="both"),
-        pytest.param(dict(every_steps=0), ValueError, "every_steps=0", id="zero_steps"),
-        pytest.param(dict(every_secs=-1.0), ValueError, "every_secs=-1.0", id="negative_secs"),
-        pytest.param(dict(every_steps="10"), TypeError, "every_steps='10'", id="string_steps"),
-        pytest.param(dict(every_steps=1, clock=5), TypeError, "clock=5", id="clock_not_callable"),
+        pytest.param(
+            {},
+            ValueError,
+            "Either every_secs or every_steps should be provided.",
+            id="neither",
+        ),
+        pytest.param(
+            dict(every_secs=1, every_steps=1),
+            ValueError,
+            "Can not provide both every_secs and every_steps.",
+            id="both",
+        ),
+        pytest.param(
+            dict(every_steps=0), ValueError, "every_steps=0", id="zero_steps"
+        ),
+        pytest.param(
+            dict(every_secs=-1.0),
+            ValueError,
+            "every_secs=-1.0",
+            id="negative_secs",
+        ),
+        pytest.param(
+            dict(every_steps="10"),
+            TypeError,
+            "every_steps='10'",
+            id="string_steps",
+        ),
+        pytest.param(
+            dict(every_steps=1, clock=5),
+            TypeError,
+            "clock=5",
+            id="clock_not_callable",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, error, message):
@@ -74,7 +104,9 @@ def test_state_round_trip_resumes_the_cadence():
     timer.update_last_triggered_step(30)
     resumed = SecondOrStepTimer(every_steps=10, clock=clock)
     resumed.set_state(timer.get_state())
-    assert not resumed.should_trigger_for_step(35) and resumed.should_trigger_for_step(40)
+    assert not resumed.should_trigger_for_step(
+        35
+    ) and resumed.should_trigger_for_step(40)
     fresh = SecondOrStepTimer(every_steps=10)
     fresh.set_state({"last_triggered_step": None})
     assert fresh.should_trigger_for_step(1)

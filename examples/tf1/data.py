@@ -19,4 +19,6 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 def initial_weights() -> tuple[np.ndarray, np.ndarray]:
     """The two weight matrices' starting values."""
     rng = np.random.default_rng(1)
-    return rng.normal(size=(8, 16)).astype(np.float32) * 0.3, rng.normal(size=(16, 1)).astype(np.float32) * 0.3
+    return rng.normal(size=(8, 16)).astype(np.float32) * 0.3, rng.normal(
+        size=(16, 1)
+    ).astype(np.float32) * 0.3

@@ -37,7 +37,9 @@ def main(argv):
     del argv
     x, y = data()
     w1_init, w2_init = initial_weights()
-    batches = iter(tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(BATCH))
+    batches = iter(
+        tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(BATCH)
+    )
     w1 = tf.Variable(w1_init, name="w1")
     b1 = tf.Variable(tf.zeros([16]), name="b1")
     w2 = tf.Variable(w2_init, name="w2")
@@ -47,7 +49,9 @@ def main(argv):
     def train_step(batch):
         features, labels = batch
         with tf.GradientTape() as tape:
-            predictions = tf.matmul(tf.nn.relu(tf.matmul(features, w1) + b1), w2) + b2
+            predictions = (
+                tf.matmul(tf.nn.relu(tf.matmul(features, w1) + b1), w2) + b2
+            )
             loss = tf.reduce_mean(tf.square(predictions - labels))
         for variable, grad in zip(variables, tape.gradient(loss, variables)):
             variable.assign_sub(FLAGS.learning_rate * grad)
@@ -55,7 +59,9 @@ def main(argv):
 
     losses = []
 
-    class RecordLoss(tf.compat.v1.train.SessionRunHook):  # the TF1 hook, unchanged but for the fetch
+    class RecordLoss(
+        tf.compat.v1.train.SessionRunHook
+    ):  # the TF1 hook, unchanged but for the fetch
         def before_run(self, run_context):
             return tf.compat.v1.train.SessionRunArgs("loss")
 
@@ -64,7 +70,9 @@ def main(argv):
 
     hooks = [
         km.hooks.NanTensorHook("loss"),
-        km.hooks.LoggingTensorHook({"loss": "loss", "step": "global_step"}, every_n_iter=100),
+        km.hooks.LoggingTensorHook(
+            {"loss": "loss", "step": "global_step"}, every_n_iter=100
+        ),
         RecordLoss(),
     ]
     scaffold = km.Scaffold(checkpoint=dict(w1=w1, b1=b1, w2=w2, b2=b2))

@@ -19,10 +19,13 @@ from data import BATCH, data, initial_weights  # noqa: E402
 tf.disable_v2_behavior()
 
 flags = tf.app.flags
-flags.DEFINE_string("checkpoint_dir", "/tmp/tf1_example", "Checkpoint directory.")
+flags.DEFINE_string(
+    "checkpoint_dir", "/tmp/tf1_example", "Checkpoint directory."
+)
 flags.DEFINE_integer("max_steps", 300, "Global step to stop at.")
 flags.DEFINE_float("learning_rate", 0.05, "SGD learning rate.")
 FLAGS = flags.FLAGS
+
 
 def main(_):
     x, y = data()
@@ -37,7 +40,9 @@ def main(_):
     b2 = tf.get_variable("b2", initializer=tf.zeros([1]))
     predictions = tf.matmul(tf.nn.relu(tf.matmul(features, w1) + b1), w2) + b2
     loss = tf.reduce_mean(tf.square(predictions - labels), name="loss")
-    train_op = tf.train.GradientDescentOptimizer(FLAGS.learning_rate).minimize(loss, global_step=global_step)
+    train_op = tf.train.GradientDescentOptimizer(FLAGS.learning_rate).minimize(
+        loss, global_step=global_step
+    )
 
     losses = []
 
@@ -51,11 +56,15 @@ def main(_):
     hooks = [
         tf.train.StopAtStepHook(last_step=FLAGS.max_steps),
         tf.train.NanTensorHook(loss),
-        tf.train.LoggingTensorHook({"loss": loss, "step": global_step}, every_n_iter=100),
+        tf.train.LoggingTensorHook(
+            {"loss": loss, "step": global_step}, every_n_iter=100
+        ),
         RecordLoss(),
     ]
     with tf.train.MonitoredTrainingSession(
-        checkpoint_dir=FLAGS.checkpoint_dir, save_checkpoint_steps=100, hooks=hooks
+        checkpoint_dir=FLAGS.checkpoint_dir,
+        save_checkpoint_steps=100,
+        hooks=hooks,
     ) as sess:
         while not sess.should_stop():
             sess.run(train_op)

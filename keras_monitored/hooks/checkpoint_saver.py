@@ -106,11 +106,19 @@ class CheckpointSaverHook(SessionRunHook):
                 "You cannot provide both saver and scaffold. "
                 f"Received: saver={saver!r}, scaffold={scaffold!r}."
             )
-        checkpoint_dir = _validation.check_optional_str("checkpoint_dir", checkpoint_dir)
+        checkpoint_dir = _validation.check_optional_str(
+            "checkpoint_dir", checkpoint_dir
+        )
         if checkpoint_dir is None:
-            raise TypeError(_validation.invalid("checkpoint_dir", checkpoint_dir, "a directory path"))
+            raise TypeError(
+                _validation.invalid(
+                    "checkpoint_dir", checkpoint_dir, "a directory path"
+                )
+            )
         self._checkpoint_dir = checkpoint_dir
-        self._basename = _validation.check_optional_str("checkpoint_basename", checkpoint_basename)
+        self._basename = _validation.check_optional_str(
+            "checkpoint_basename", checkpoint_basename
+        )
         if saver is not None and not isinstance(saver, tf.train.Checkpoint):
             raise TypeError(
                 _validation.invalid(
@@ -123,10 +131,15 @@ class CheckpointSaverHook(SessionRunHook):
         self._saver = saver
         self._scaffold = as_scaffold(scaffold) if scaffold is not None else None
         self._timer = SecondOrStepTimer(
-            every_secs=save_secs, every_steps=save_steps, clock=clock, arg_names=("save_secs", "save_steps")
+            every_secs=save_secs,
+            every_steps=save_steps,
+            clock=clock,
+            arg_names=("save_secs", "save_steps"),
         )
         self._listeners = _check_listeners(listeners)
-        self._save_graph_def = _validation.check_bool("save_graph_def", save_graph_def)
+        self._save_graph_def = _validation.check_bool(
+            "save_graph_def", save_graph_def
+        )
         self._writer = None
 
     @property
@@ -149,10 +162,15 @@ class CheckpointSaverHook(SessionRunHook):
         global_step = int(session.run("global_step"))
         self._timer.update_last_triggered_step(global_step)
         if _restored_here(session, self._writer, global_step):
-            logging.info("Checkpoint for step %d was just restored; not saving it again.", global_step)
+            logging.info(
+                "Checkpoint for step %d was just restored; not saving it again.",
+                global_step,
+            )
             return
         # As in TF1, a stop asked for by this first save's listeners is ignored.
-        defer_until_hooks_done(session, lambda: self._save(session, global_step))
+        defer_until_hooks_done(
+            session, lambda: self._save(session, global_step)
+        )
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
         del run_context
@@ -192,22 +210,33 @@ class CheckpointSaverHook(SessionRunHook):
     def _items_for(self, session: Any) -> dict[str, Any] | None:
         if self._saver is not None:
             return _compat.checkpoint_children(self._saver)
-        if self._scaffold is not None and self._scaffold is not getattr(session, "scaffold", None):
+        if self._scaffold is not None and self._scaffold is not getattr(
+            session, "scaffold", None
+        ):
             return self._scaffold.checkpoint_items()
         return None
 
     def _save(self, session: Any, step: int) -> bool:
         """Saves the checkpoint for `step`; True if a listener asks to stop."""
-        logging.info("Calling checkpoint listeners before saving checkpoint %d...", step)
+        logging.info(
+            "Calling checkpoint listeners before saving checkpoint %d...", step
+        )
         for listener in self._listeners:
             listener.before_save(session, step)
-        logging.info("Saving checkpoints for %d into %s.", step, self._writer.save_path)
+        logging.info(
+            "Saving checkpoints for %d into %s.", step, self._writer.save_path
+        )
         self._writer.save(step)
-        logging.info("Calling checkpoint listeners after saving checkpoint %d...", step)
+        logging.info(
+            "Calling checkpoint listeners after saving checkpoint %d...", step
+        )
         should_stop = False
         for listener in self._listeners:
             if listener.after_save(session, step):
-                logging.info("A CheckpointSaverListener requested that training be stopped. listener: %s", listener)
+                logging.info(
+                    "A CheckpointSaverListener requested that training be stopped. listener: %s",
+                    listener,
+                )
                 should_stop = True
         return should_stop
 
@@ -222,18 +251,28 @@ def _restored_here(session: Any, writer: Any, global_step: int) -> bool:
     restored = getattr(session, "restored_checkpoint", None)
     if not restored:
         return False
-    same_dir = os.path.abspath(os.path.dirname(restored)) == os.path.abspath(writer.directory)
+    same_dir = os.path.abspath(os.path.dirname(restored)) == os.path.abspath(
+        writer.directory
+    )
     return same_dir and getattr(session, "restored_step", None) == global_step
 
 
 def _check_listeners(listeners: Sequence[Any] | None) -> list[Any]:
     if listeners is None:
         return []
-    if isinstance(listeners, (str, bytes)) or not hasattr(listeners, "__iter__"):
-        raise TypeError(_validation.invalid("listeners", listeners, "a list of CheckpointSaverListener"))
+    if isinstance(listeners, (str, bytes)) or not hasattr(
+        listeners, "__iter__"
+    ):
+        raise TypeError(
+            _validation.invalid(
+                "listeners", listeners, "a list of CheckpointSaverListener"
+            )
+        )
     checked = list(listeners)
     for index, listener in enumerate(checked):
-        if not all(callable(getattr(listener, m, None)) for m in _LISTENER_METHODS):
+        if not all(
+            callable(getattr(listener, m, None)) for m in _LISTENER_METHODS
+        ):
             raise TypeError(
                 _validation.invalid(
                     f"listeners[{index}]",

@@ -26,7 +26,9 @@ class FeedFnHook(SessionRunHook):
     """
 
     def __init__(self, feed_fn: Callable[[], dict]):
-        self.feed_fn = _validation.check_callable("feed_fn", feed_fn, allow_none=False)
+        self.feed_fn = _validation.check_callable(
+            "feed_fn", feed_fn, allow_none=False
+        )
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
         del run_context

@@ -48,7 +48,13 @@ class FinalOpsHook(SessionRunHook):
             check_fetches("final_ops", final_ops)
         if final_ops_feed_dict is not None:
             if not isinstance(final_ops_feed_dict, Mapping):
-                raise TypeError(_validation.invalid("final_ops_feed_dict", final_ops_feed_dict, "a dict or None"))
+                raise TypeError(
+                    _validation.invalid(
+                        "final_ops_feed_dict",
+                        final_ops_feed_dict,
+                        "a dict or None",
+                    )
+                )
             if not callable(final_ops):
                 raise TypeError(
                     _validation.invalid(

@@ -55,10 +55,18 @@ class GlobalStepWaiterHook(SessionRunHook):
         poll_secs: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self._wait_until_step = _validation.check_int("wait_until_step", wait_until_step)
-        self._checkpoint_dir = _validation.check_optional_str("checkpoint_dir", checkpoint_dir)
-        self._poll_secs = _validation.check_number("poll_secs", poll_secs, minimum=0)
-        self._sleep = _validation.check_callable("sleep", sleep, allow_none=False)
+        self._wait_until_step = _validation.check_int(
+            "wait_until_step", wait_until_step
+        )
+        self._checkpoint_dir = _validation.check_optional_str(
+            "checkpoint_dir", checkpoint_dir
+        )
+        self._poll_secs = _validation.check_number(
+            "poll_secs", poll_secs, minimum=0
+        )
+        self._sleep = _validation.check_callable(
+            "sleep", sleep, allow_none=False
+        )
         self._worker_is_started = False
 
     def begin(self) -> None:
@@ -70,7 +78,10 @@ class GlobalStepWaiterHook(SessionRunHook):
         if self._wait_until_step <= 0:
             self._worker_is_started = True
             return None
-        logging.info("Waiting for global step %d before starting training.", self._wait_until_step)
+        logging.info(
+            "Waiting for global step %d before starting training.",
+            self._wait_until_step,
+        )
         last_logged_step = 0
         while True:
             current = self._current_step(run_context.session)

@@ -11,7 +11,11 @@ from absl import logging
 
 from keras_monitored import _validation
 from keras_monitored.fetches import check_fetches
-from keras_monitored.hooks.timer import Clock, NeverTriggerTimer, SecondOrStepTimer
+from keras_monitored.hooks.timer import (
+    Clock,
+    NeverTriggerTimer,
+    SecondOrStepTimer,
+)
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
 
 
@@ -58,8 +62,12 @@ class LoggingTensorHook(SessionRunHook):
         *,
         clock: Clock = time.time,
     ):
-        only_log_at_end = at_end and every_n_iter is None and every_n_secs is None
-        if not only_log_at_end and (every_n_iter is None) == (every_n_secs is None):
+        only_log_at_end = (
+            at_end and every_n_iter is None and every_n_secs is None
+        )
+        if not only_log_at_end and (every_n_iter is None) == (
+            every_n_secs is None
+        ):
             raise ValueError(
                 "either at_end and/or exactly one of every_n_iter and every_n_secs must be provided. "
                 f"Received: every_n_iter={every_n_iter!r}, every_n_secs={every_n_secs!r}, at_end={at_end!r}."
@@ -72,8 +80,16 @@ class LoggingTensorHook(SessionRunHook):
         if isinstance(tensors, Mapping):
             self._tag_order = sorted(tensors)
             self._fetches = [tensors[tag] for tag in self._tag_order]
-        elif isinstance(tensors, (str, bytes)) or not hasattr(tensors, "__iter__"):
-            raise TypeError(_validation.invalid("tensors", tensors, "a dict tag -> fetch or a list of fetches"))
+        elif isinstance(tensors, (str, bytes)) or not hasattr(
+            tensors, "__iter__"
+        ):
+            raise TypeError(
+                _validation.invalid(
+                    "tensors",
+                    tensors,
+                    "a dict tag -> fetch or a list of fetches",
+                )
+            )
         else:
             self._fetches = list(tensors)
             self._tag_order = [_tag_of(item) for item in self._fetches]
@@ -82,7 +98,9 @@ class LoggingTensorHook(SessionRunHook):
             NeverTriggerTimer()
             if only_log_at_end
             else SecondOrStepTimer(
-                every_secs=every_n_secs, every_steps=every_n_iter, clock=clock,
+                every_secs=every_n_secs,
+                every_steps=every_n_iter,
+                clock=clock,
                 arg_names=("every_n_secs", "every_n_iter"),
             )
         )
@@ -98,7 +116,9 @@ class LoggingTensorHook(SessionRunHook):
     def before_run(self, run_context: Any) -> SessionRunArgs | None:
         steps = max(1, getattr(run_context, "num_steps", 1))
         self._last_iteration = self._iter_count + steps - 1
-        self._should_trigger = self._timer.should_trigger_for_step(self._last_iteration)
+        self._should_trigger = self._timer.should_trigger_for_step(
+            self._last_iteration
+        )
         return SessionRunArgs(self._fetches) if self._should_trigger else None
 
     def after_run(self, run_context: Any, run_values: Any) -> None:
@@ -118,7 +138,10 @@ class LoggingTensorHook(SessionRunHook):
         return int(global_step) + (iteration - self._iter_count) + 1
 
     def get_state(self) -> dict[str, Any]:
-        return {"iter_count": self._iter_count, "timer": self._timer.get_state()}
+        return {
+            "iter_count": self._iter_count,
+            "timer": self._timer.get_state(),
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self._iter_count = int(state["iter_count"])
@@ -128,11 +151,16 @@ class LoggingTensorHook(SessionRunHook):
         elapsed_secs, _ = self._timer.update_last_triggered_step(iteration)
         with np.printoptions(suppress=True):
             if self._formatter:
-                logging.info("%s", self._formatter(dict(zip(self._tag_order, values))))
+                logging.info(
+                    "%s", self._formatter(dict(zip(self._tag_order, values)))
+                )
                 return
             # "%s" (str), not f-string formatting: numpy scalars must print as
             # numpy prints them (0.27836168), the way TF1 logged them.
-            stats = ", ".join("%s = %s" % (tag, value) for tag, value in zip(self._tag_order, values))
+            stats = ", ".join(
+                "%s = %s" % (tag, value)
+                for tag, value in zip(self._tag_order, values)
+            )
             if elapsed_secs is not None:
                 logging.info("%s (%.3f sec)", stats, elapsed_secs)
             else:

@@ -50,7 +50,9 @@ class NanTensorHook(SessionRunHook):
 
     def __init__(self, loss_tensor: Any, fail_on_nan_loss: bool = True):
         self._loss_tensor = check_fetches("loss_tensor", loss_tensor)
-        self._fail_on_nan_loss = _validation.check_bool("fail_on_nan_loss", fail_on_nan_loss)
+        self._fail_on_nan_loss = _validation.check_bool(
+            "fail_on_nan_loss", fail_on_nan_loss
+        )
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
         del run_context

@@ -57,12 +57,23 @@ class ProfilerHook(SessionRunHook):
         clock: Clock = time.time,
     ):
         self._timer = SecondOrStepTimer(
-            every_secs=save_secs, every_steps=save_steps, clock=clock, arg_names=("save_secs", "save_steps")
+            every_secs=save_secs,
+            every_steps=save_steps,
+            clock=clock,
+            arg_names=("save_secs", "save_steps"),
         )
         if not isinstance(output_dir, str):
-            raise TypeError(_validation.invalid("output_dir", output_dir, "a directory path ('' for the current directory)"))
+            raise TypeError(
+                _validation.invalid(
+                    "output_dir",
+                    output_dir,
+                    "a directory path ('' for the current directory)",
+                )
+            )
         self._output_dir = output_dir or os.getcwd()
-        self._show_dataflow = _validation.check_bool("show_dataflow", show_dataflow)
+        self._show_dataflow = _validation.check_bool(
+            "show_dataflow", show_dataflow
+        )
         self._show_memory = _validation.check_bool("show_memory", show_memory)
         self._primed = False
         self._last_global_step = 0
@@ -79,7 +90,11 @@ class ProfilerHook(SessionRunHook):
     def before_run(self, run_context: Any) -> SessionRunArgs:
         steps = getattr(run_context, "num_steps", 1)
         target = self._last_global_step + steps
-        if self._primed and steps > 0 and self._timer.should_trigger_for_step(target):
+        if (
+            self._primed
+            and steps > 0
+            and self._timer.should_trigger_for_step(target)
+        ):
             self._start()
         return SessionRunArgs("global_step")
 
@@ -112,8 +127,14 @@ class ProfilerHook(SessionRunHook):
     def _start(self) -> None:
         try:
             tf.profiler.experimental.start(self._output_dir)
-        except (tf.errors.AlreadyExistsError, tf.errors.UnavailableError, RuntimeError) as error:
-            logging.warning("ProfilerHook: could not start the profiler: %s", error)
+        except (
+            tf.errors.AlreadyExistsError,
+            tf.errors.UnavailableError,
+            RuntimeError,
+        ) as error:
+            logging.warning(
+                "ProfilerHook: could not start the profiler: %s", error
+            )
             return
         self._runs_before = _profile_runs(self._output_dir)
         self._profiling = True
@@ -123,13 +144,18 @@ class ProfilerHook(SessionRunHook):
         tf.profiler.experimental.stop()
         new_runs = sorted(_profile_runs(self._output_dir) - self._runs_before)
         if not new_runs:
-            logging.warning("ProfilerHook: the profiler wrote nothing for step %d.", global_step)
+            logging.warning(
+                "ProfilerHook: the profiler wrote nothing for step %d.",
+                global_step,
+            )
             return
         source = os.path.join(self._output_dir, PROFILE_SUBDIR, new_runs[-1])
         destination = f"{source}_step_{global_step}"
         tf.io.gfile.rename(source, destination)
         self.profiled_steps.append(global_step)
-        logging.info("Saved profile for step %d into '%s'.", global_step, destination)
+        logging.info(
+            "Saved profile for step %d into '%s'.", global_step, destination
+        )
 
 
 def _profile_runs(output_dir: str) -> set[str]:

@@ -51,21 +51,39 @@ class ProgressBarHook(SessionRunHook):
         *,
         clock: Clock = time.time,
     ):
-        self._last_step = _validation.check_int("last_step", last_step, minimum=1, allow_none=True)
+        self._last_step = _validation.check_int(
+            "last_step", last_step, minimum=1, allow_none=True
+        )
         if tensors is None:
             self._tensors: dict[str, Any] = {}
         elif isinstance(tensors, Mapping):
             self._tensors = dict(tensors)
-        elif isinstance(tensors, (str, bytes)) or not hasattr(tensors, "__iter__"):
-            raise TypeError(_validation.invalid("tensors", tensors, "a dict tag -> fetch or a list of fetches"))
+        elif isinstance(tensors, (str, bytes)) or not hasattr(
+            tensors, "__iter__"
+        ):
+            raise TypeError(
+                _validation.invalid(
+                    "tensors",
+                    tensors,
+                    "a dict tag -> fetch or a list of fetches",
+                )
+            )
         else:
             self._tensors = {str(item): item for item in tensors}
         if self._tensors:
             check_fetches("tensors", list(self._tensors.values()))
-        self._timer = SecondOrStepTimer(every_secs=every_n_secs, clock=clock, arg_names=("every_n_secs", "every_steps"))
+        self._timer = SecondOrStepTimer(
+            every_secs=every_n_secs,
+            clock=clock,
+            arg_names=("every_n_secs", "every_steps"),
+        )
         self._clock = clock
         if stream is not None and not callable(getattr(stream, "write", None)):
-            raise TypeError(_validation.invalid("stream", stream, "a text stream (with write) or None"))
+            raise TypeError(
+                _validation.invalid(
+                    "stream", stream, "a text stream (with write) or None"
+                )
+            )
         self._stream = stream
         self._bar = None
         self._start_step = 0
@@ -84,16 +102,24 @@ class ProgressBarHook(SessionRunHook):
     def after_create_session(self, session: Any, coord: Any) -> None:
         del coord
         self._session = session
-        self._start_step = self._last_global_step = int(session.run("global_step"))
+        self._start_step = self._last_global_step = int(
+            session.run("global_step")
+        )
         self._rate_anchor = (self._clock(), self._start_step)
         self._bar = None
 
     def before_run(self, run_context: Any) -> SessionRunArgs | None:
         steps = getattr(run_context, "num_steps", 1)
         target = self._last_global_step + steps
-        self._redraw = self._enabled() and steps > 0 and self._timer.should_trigger_for_step(target)
+        self._redraw = (
+            self._enabled()
+            and steps > 0
+            and self._timer.should_trigger_for_step(target)
+        )
         if self._redraw and self._tensors:
-            return SessionRunArgs({"global_step": "global_step", "values": self._tensors})
+            return SessionRunArgs(
+                {"global_step": "global_step", "values": self._tensors}
+            )
         return SessionRunArgs({"global_step": "global_step"})
 
     def after_run(self, run_context: Any, run_values: Any) -> None:
@@ -102,7 +128,9 @@ class ProgressBarHook(SessionRunHook):
         self._last_global_step = global_step
         if self._redraw:
             self._timer.update_last_triggered_step(global_step)
-            self._draw(global_step, run_values.results.get("values", {}), final=False)
+            self._draw(
+                global_step, run_values.results.get("values", {}), final=False
+            )
 
     def end(self, session: Any) -> None:
         del session
@@ -115,24 +143,36 @@ class ProgressBarHook(SessionRunHook):
         hint = getattr(self._session, "last_step_hint", None)
         return hint() if hint is not None else None
 
-    def _draw(self, global_step: int, values: Mapping[str, Any], final: bool) -> None:
+    def _draw(
+        self, global_step: int, values: Mapping[str, Any], final: bool
+    ) -> None:
         target = self._target()
         pairs = [(tag, float(value)) for tag, value in values.items()]
         with contextlib.redirect_stdout(self._out()):
             if target is not None and target > self._start_step:
                 if self._bar is None:
                     self._bar = keras.utils.Progbar(
-                        target - self._start_step, stateful_metrics=list(self._tensors), unit_name="step"
+                        target - self._start_step,
+                        stateful_metrics=list(self._tensors),
+                        unit_name="step",
                     )
                 self._bar.update(
-                    min(global_step, target) - self._start_step, values=pairs or None,
+                    min(global_step, target) - self._start_step,
+                    values=pairs or None,
                     finalize=final or global_step >= target,
                 )
             else:
                 now = self._clock()
                 anchor_time, anchor_step = self._rate_anchor
-                rate = (global_step - anchor_step) / (now - anchor_time) if now > anchor_time else 0.0
+                rate = (
+                    (global_step - anchor_step) / (now - anchor_time)
+                    if now > anchor_time
+                    else 0.0
+                )
                 self._rate_anchor = (now, global_step)
-                line = " | ".join([f"step: {global_step}", f"steps/sec: {rate:.1f}"] + [f"{t}: {v:.4g}" for t, v in pairs])
+                line = " | ".join(
+                    [f"step: {global_step}", f"steps/sec: {rate:.1f}"]
+                    + [f"{t}: {v:.4g}" for t, v in pairs]
+                )
                 self._out().write(line + "\n")
                 self._out().flush()

@@ -73,10 +73,14 @@ class StepCounterHook(SessionRunHook):
                 f"Received: every_n_steps={every_n_steps!r}, every_n_secs={every_n_secs!r}."
             )
         self._timer = SecondOrStepTimer(
-            every_steps=every_n_steps, every_secs=every_n_secs, clock=clock,
+            every_steps=every_n_steps,
+            every_secs=every_n_secs,
+            clock=clock,
             arg_names=("every_n_secs", "every_n_steps"),
         )
-        self._output_dir = _validation.check_optional_str("output_dir", output_dir)
+        self._output_dir = _validation.check_optional_str(
+            "output_dir", output_dir
+        )
         self._summary_writer = check_summary_writer(summary_writer)
         self._last_global_step: int | None = None
 
@@ -92,7 +96,9 @@ class StepCounterHook(SessionRunHook):
         del run_context
         global_step = int(run_values.results)
         if self._timer.should_trigger_for_step(global_step):
-            elapsed_secs, elapsed_steps = self._timer.update_last_triggered_step(global_step)
+            elapsed_secs, elapsed_steps = (
+                self._timer.update_last_triggered_step(global_step)
+            )
             if elapsed_secs is not None:
                 self._log_and_record(elapsed_steps, elapsed_secs, global_step)
         if global_step == self._last_global_step:
@@ -116,8 +122,12 @@ class StepCounterHook(SessionRunHook):
     def next_trigger_step(self, global_step: int) -> int | None:
         return self._timer.next_trigger_step(global_step)
 
-    def _log_and_record(self, elapsed_steps: int, elapsed_secs: float, global_step: int) -> None:
-        steps_per_sec = elapsed_steps / elapsed_secs if elapsed_secs > 0 else float("inf")
+    def _log_and_record(
+        self, elapsed_steps: int, elapsed_secs: float, global_step: int
+    ) -> None:
+        steps_per_sec = (
+            elapsed_steps / elapsed_secs if elapsed_secs > 0 else float("inf")
+        )
         if self._summary_writer is not None:
             with self._summary_writer.as_default():
                 tf.summary.scalar(SUMMARY_TAG, steps_per_sec, step=global_step)

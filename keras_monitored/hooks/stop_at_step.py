@@ -36,7 +36,9 @@ class StopAtStepHook(SessionRunHook):
     ```
     """
 
-    def __init__(self, num_steps: int | None = None, last_step: int | None = None):
+    def __init__(
+        self, num_steps: int | None = None, last_step: int | None = None
+    ):
         if num_steps is None and last_step is None:
             raise ValueError(
                 "One of num_steps or last_step must be specified. "
@@ -47,8 +49,12 @@ class StopAtStepHook(SessionRunHook):
                 "Only one of num_steps or last_step can be specified. "
                 f"Received: num_steps={num_steps!r}, last_step={last_step!r}."
             )
-        self._num_steps = _validation.check_int("num_steps", num_steps, minimum=0, allow_none=True)
-        self._last_step = _validation.check_int("last_step", last_step, minimum=0, allow_none=True)
+        self._num_steps = _validation.check_int(
+            "num_steps", num_steps, minimum=0, allow_none=True
+        )
+        self._last_step = _validation.check_int(
+            "last_step", last_step, minimum=0, allow_none=True
+        )
         self._saved_last_step: int | None = None
 
     @property
@@ -61,7 +67,10 @@ class StopAtStepHook(SessionRunHook):
         if self._last_step is not None:
             return
         global_step = int(session.run("global_step"))
-        if self._saved_last_step is not None and global_step < self._saved_last_step:
+        if (
+            self._saved_last_step is not None
+            and global_step < self._saved_last_step
+        ):
             self._last_step = self._saved_last_step
         else:
             self._last_step = global_step + self._num_steps

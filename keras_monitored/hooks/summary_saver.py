@@ -78,9 +78,14 @@ class SummarySaverHook(SessionRunHook):
                 "calls are recorded."
             )
         self._timer = SecondOrStepTimer(
-            every_secs=save_secs, every_steps=save_steps, clock=clock, arg_names=("save_secs", "save_steps")
+            every_secs=save_secs,
+            every_steps=save_steps,
+            clock=clock,
+            arg_names=("save_secs", "save_steps"),
         )
-        self._output_dir = _validation.check_optional_str("output_dir", output_dir)
+        self._output_dir = _validation.check_optional_str(
+            "output_dir", output_dir
+        )
         self._summary_writer = check_summary_writer(summary_writer)
         self._scaffold = as_scaffold(scaffold) if scaffold is not None else None
         self._summary_names = _summary_names(summary_op)
@@ -97,17 +102,27 @@ class SummarySaverHook(SessionRunHook):
     def after_create_session(self, session: Any, coord: Any) -> None:
         del coord
         self._last_global_step = int(session.run("global_step"))
-        if self._summary_names is None and self._summary_writer is not None and self._target is None:
-            self._target = session.record_step_summaries(self._output_dir or self._summary_writer)
+        if (
+            self._summary_names is None
+            and self._summary_writer is not None
+            and self._target is None
+        ):
+            self._target = session.record_step_summaries(
+                self._output_dir or self._summary_writer
+            )
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
         steps = getattr(run_context, "num_steps", 1)
         target_step = self._last_global_step + steps
-        self._request = steps > 0 and (self._first or self._timer.should_trigger_for_step(target_step))
+        self._request = steps > 0 and (
+            self._first or self._timer.should_trigger_for_step(target_step)
+        )
         if self._request and self._target is not None:
             self._target.assign(target_step)
         if self._request and self._summary_names:
-            return SessionRunArgs({"global_step": "global_step", "summary": self._summary_names})
+            return SessionRunArgs(
+                {"global_step": "global_step", "summary": self._summary_names}
+            )
         return SessionRunArgs({"global_step": "global_step"})
 
     def after_run(self, run_context: Any, run_values: Any) -> None:
@@ -115,11 +130,15 @@ class SummarySaverHook(SessionRunHook):
         global_step = int(run_values.results["global_step"])
         if self._summary_writer is not None:
             if self._first:
-                summary_writers.write_session_start(self._summary_writer, global_step)
+                summary_writers.write_session_start(
+                    self._summary_writer, global_step
+                )
             if self._request:
                 self._timer.update_last_triggered_step(global_step)
                 if "summary" in run_values.results:
-                    self._write_named(run_values.results["summary"], global_step)
+                    self._write_named(
+                        run_values.results["summary"], global_step
+                    )
         if self._request:
             self._first = False
         self._last_global_step = global_step
@@ -149,12 +168,22 @@ def _summary_names(summary_op: Any) -> list[str] | None:
         return None
     names = [summary_op] if isinstance(summary_op, str) else summary_op
     if isinstance(names, (bytes,)) or not hasattr(names, "__iter__"):
-        raise TypeError(_validation.invalid("summary_op", summary_op, "an output name or a list of output names"))
+        raise TypeError(
+            _validation.invalid(
+                "summary_op",
+                summary_op,
+                "an output name or a list of output names",
+            )
+        )
     names = list(names)
     check_fetches("summary_op", names)
     for name in names:
         if not isinstance(name, str):
             raise TypeError(
-                _validation.invalid("summary_op", summary_op, "output names (str); return the value from the step function to name it")
+                _validation.invalid(
+                    "summary_op",
+                    summary_op,
+                    "output names (str); return the value from the step function to name it",
+                )
             )
     return names

@@ -61,9 +61,15 @@ class SecondOrStepTimer:
                 "Can not provide both every_secs and every_steps. "
                 f"Received: every_secs={every_secs!r}, every_steps={every_steps!r}."
             )
-        self._every_secs = _validation.check_number(secs_name, every_secs, strictly_positive=True, allow_none=True)
-        self._every_steps = _validation.check_int(steps_name, every_steps, minimum=1, allow_none=True)
-        self._clock = _validation.check_callable("clock", clock, allow_none=False)
+        self._every_secs = _validation.check_number(
+            secs_name, every_secs, strictly_positive=True, allow_none=True
+        )
+        self._every_steps = _validation.check_int(
+            steps_name, every_steps, minimum=1, allow_none=True
+        )
+        self._clock = _validation.check_callable(
+            "clock", clock, allow_none=False
+        )
         self.reset()
 
     @property
@@ -89,7 +95,9 @@ class SecondOrStepTimer:
             return self._clock() >= self._last_triggered_time + self._every_secs
         return step >= self._last_triggered_step + self._every_steps
 
-    def update_last_triggered_step(self, step: int) -> tuple[float | None, int | None]:
+    def update_last_triggered_step(
+        self, step: int
+    ) -> tuple[float | None, int | None]:
         """Records a trigger at `step`.
 
         Returns:
@@ -100,7 +108,10 @@ class SecondOrStepTimer:
         if self._last_triggered_step is None:
             elapsed = (None, None)
         else:
-            elapsed = (now - self._last_triggered_time, int(step) - self._last_triggered_step)
+            elapsed = (
+                now - self._last_triggered_time,
+                int(step) - self._last_triggered_step,
+            )
         self._last_triggered_step = int(step)
         self._last_triggered_time = now
         return elapsed
@@ -146,7 +157,9 @@ class NeverTriggerTimer(SecondOrStepTimer):
         del step
         return False
 
-    def update_last_triggered_step(self, step: int) -> tuple[float | None, int | None]:
+    def update_last_triggered_step(
+        self, step: int
+    ) -> tuple[float | None, int | None]:
         del step
         return (None, None)
 

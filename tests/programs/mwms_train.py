@@ -12,19 +12,26 @@ import signal
 from absl import app
 from absl import flags
 
-flags.DEFINE_string("checkpoint_dir", None, "Shared checkpoint directory.", required=True)
-flags.DEFINE_string("result_file", None, "Where to write the JSON result.", required=True)
+flags.DEFINE_string(
+    "checkpoint_dir", None, "Shared checkpoint directory.", required=True
+)
+flags.DEFINE_string(
+    "result_file", None, "Where to write the JSON result.", required=True
+)
 flags.DEFINE_integer("last_step", 40, "Global step to stop at.")
 flags.DEFINE_integer("save_checkpoint_steps", None, "Checkpoint every N steps.")
 flags.DEFINE_float("save_checkpoint_secs", None, "Checkpoint every N seconds.")
 flags.DEFINE_integer("steps_per_loop", 1, "Steps per run call.")
-flags.DEFINE_integer("kill_at_step", 0, "SIGKILL this worker after this global step (0: never).")
+flags.DEFINE_integer(
+    "kill_at_step", 0, "SIGKILL this worker after this global step (0: never)."
+)
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
     import tensorflow as tf  # after absl parsed flags; MWMS must be created first
+
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     import keras
     import numpy as np
@@ -33,22 +40,38 @@ def main(argv):
 
     with strategy.scope():
         keras.utils.set_random_seed(11)
-        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(1)])
+        model = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(8, activation="tanh"),
+                keras.layers.Dense(1),
+            ]
+        )
         optimizer = keras.optimizers.SGD(0.05)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 4)).astype("float32")
     y = x @ np.array([[1.0], [-1.0], [0.5], [2.0]], "float32")
     global_batch = 16
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(global_batch)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(global_batch)
+    )
     options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    batches = iter(strategy.experimental_distribute_dataset(dataset.with_options(options)))
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    batches = iter(
+        strategy.experimental_distribute_dataset(dataset.with_options(options))
+    )
 
     def train_step(batch):
         xb, yb = batch
         with tf.GradientTape() as tape:
-            per_example = tf.reduce_sum((model(xb, training=True) - yb) ** 2, axis=1)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            per_example = tf.reduce_sum(
+                (model(xb, training=True) - yb) ** 2, axis=1
+            )
+            loss = tf.nn.compute_average_loss(
+                per_example, global_batch_size=global_batch
+            )
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return {"loss": tf.reduce_mean(per_example)}
@@ -61,7 +84,9 @@ def main(argv):
             if FLAGS.kill_at_step and run_values.results >= FLAGS.kill_at_step:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    scaffold = km.Scaffold(checkpoint=tf.train.Checkpoint(model=model, optimizer=optimizer))
+    scaffold = km.Scaffold(
+        checkpoint=tf.train.Checkpoint(model=model, optimizer=optimizer)
+    )
     saves = []
 
     class CountSaves(km.CheckpointSaverListener):
@@ -87,10 +112,16 @@ def main(argv):
             sess.run(train_step, feed_dict={"batch": batches})
     task = json.loads(os.environ["TF_CONFIG"])["task"]
     with open(FLAGS.result_file, "w") as handle:
-        json.dump({
-            "task": task, "start": start, "global_step": int(km.get_global_step().numpy()),
-            "weights": [w.tolist() for w in model.get_weights()], "saves": saves,
-        }, handle)
+        json.dump(
+            {
+                "task": task,
+                "start": start,
+                "global_step": int(km.get_global_step().numpy()),
+                "weights": [w.tolist() for w in model.get_weights()],
+                "saves": saves,
+            },
+            handle,
+        )
 
 
 if __name__ == "__main__":
