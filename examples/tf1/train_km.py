@@ -59,9 +59,8 @@ def main(argv):
 
     losses = []
 
-    class RecordLoss(
-        tf.compat.v1.train.SessionRunHook
-    ):  # the TF1 hook, unchanged but for the fetch
+    # The TF1 hook, unchanged but for its fetch: a step-output name.
+    class RecordLoss(tf.compat.v1.train.SessionRunHook):
         def before_run(self, run_context):
             return tf.compat.v1.train.SessionRunArgs("loss")
 
