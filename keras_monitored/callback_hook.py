@@ -128,6 +128,10 @@ class CallbackHook(SessionRunHook):
         self._last_global_step = int(session.run("global_step"))
         if not self._started:
             defer_until_hooks_done(session, lambda: self._start(session))
+        else:
+            # Recreated after a failure: the variables went back to the
+            # restored checkpoint, so do the callbacks and the epoch.
+            self._resume(self._pending_state)
 
     def before_run(self, run_context: Any) -> None:
         self._skip_run = getattr(run_context, "num_steps", 1) == 0
@@ -223,6 +227,27 @@ class CallbackHook(SessionRunHook):
         self._sums, self._batches = {}, 0
         self._callback_list.on_epoch_end(epoch, dict(self._epoch_logs))
 
+    def _resume(self, state: dict[str, Any] | None) -> None:
+        """Applies restored state (after on_train_begin, which resets much of
+        the callbacks' own)."""
+        self._pending_state = None
+        if not state:
+            return
+        for callback, saved in zip(
+            self._callbacks, _saved_callbacks(state, len(self._callbacks))
+        ):
+            _compat.restore_keras_callback_state(
+                callback, saved, before_train_begin=False
+            )
+        self._epoch = None
+        self._sums, self._batches = {}, 0
+        if state.get("epoch") is not None:
+            # Resumed mid-epoch: reopen it with its running sums.
+            self._open_epoch(int(state["epoch"]))
+            self._sums = {k: float(v) for k, v in state.get("sums", {}).items()}
+            self._batches = int(state.get("batches", 0))
+        self._epoch_logs = dict(state.get("epoch_logs") or {})
+
     def _start(self, session: Any) -> None:
         """on_train_begin, once every hook is set up; then resumed state."""
         self._run_start = self._last_global_step
@@ -242,29 +267,23 @@ class CallbackHook(SessionRunHook):
             {"verbose": 1, "epochs": epochs, "steps": self._steps_per_epoch}
         )
         state = self._pending_state or {}
-        saved_callbacks = state.get("callbacks") or [None] * len(
-            self._callbacks
-        )
-        for callback, saved in zip(self._callbacks, saved_callbacks):
+        for callback, saved in zip(
+            self._callbacks, _saved_callbacks(state, len(self._callbacks))
+        ):
             _compat.restore_keras_callback_state(
                 callback, saved, before_train_begin=True
             )
         self._callback_list.on_train_begin()
-        for callback, saved in zip(self._callbacks, saved_callbacks):
-            _compat.restore_keras_callback_state(
-                callback, saved, before_train_begin=False
-            )
+        for callback in self._callbacks:
             _compat.start_keras_callback_at_step(
                 callback, self._last_global_step
             )
-        if state.get("epoch") is not None:
-            # Resumed mid-epoch: reopen it with its running sums.
-            self._open_epoch(int(state["epoch"]))
-            self._sums = {k: float(v) for k, v in state.get("sums", {}).items()}
-            self._batches = int(state.get("batches", 0))
-        self._epoch_logs = dict(state.get("epoch_logs") or {})
-        self._pending_state = None
+        self._resume(state)
         self._started = True
+
+
+def _saved_callbacks(state: dict[str, Any], count: int) -> list[Any]:
+    return state.get("callbacks") or [None] * count
 
 
 def _batch_logs(outputs: Any) -> dict[str, Any]:

@@ -435,18 +435,24 @@ class StepSession(SessionHandle):
 
         def loop(feeds, num_steps):
             first = one_step(feeds)
+            # Only tensors can be loop variables: carry those, and keep the
+            # rest of the outputs (None, Python values) from the first step.
+            flat = tf.nest.flatten(first)
+            carried = [i for i, leaf in enumerate(flat) if isinstance(leaf, tf.Tensor)]
 
-            def body(index, carried):
-                del carried
-                return index + 1, one_step(feeds)
+            def body(index, _):
+                step_flat = tf.nest.flatten(one_step(feeds))
+                return index + 1, [step_flat[i] for i in carried]
 
             _, last = tf.while_loop(
                 lambda index, _: index < num_steps,
                 body,
-                (tf.constant(1, tf.int32), first),
+                (tf.constant(1, tf.int32), [flat[i] for i in carried]),
                 parallel_iterations=1,
             )
-            return last
+            for position, leaf in zip(carried, last):
+                flat[position] = leaf
+            return tf.nest.pack_sequence_as(first, flat)
 
         name = getattr(step_fn, "__name__", "step")
         single = tf.function(one_step, reduce_retracing=True, autograph=False)

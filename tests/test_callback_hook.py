@@ -370,3 +370,43 @@ def test_a_callback_needing_the_model_says_so():
 def test_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         km.CallbackHook(**kwargs)
+
+
+def test_in_process_recovery_rolls_callbacks_back_with_the_variables(tmp_path):
+    """An AbortedError mid-epoch: the session restores the last checkpoint
+    (the end of epoch 0), and the epoch bookkeeping goes back with it."""
+    log = []
+    spy = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: log.append(("begin", epoch)),
+        on_train_batch_begin=lambda batch, logs: log.append(("batch", batch)),
+        on_epoch_end=lambda epoch, logs: log.append(("end", epoch)),
+    )
+
+    class AbortOnce(km.SessionRunHook):
+        fired = False
+
+        def before_run(self, run_context):
+            return km.SessionRunArgs("global_step")
+
+        def after_run(self, run_context, run_values):
+            if not self.fired and run_values.results == 11:
+                AbortOnce.fired = True
+                raise tf.errors.AbortedError(None, None, "lost a worker")
+
+    weight = tf.Variable(0.0)
+    hook = km.CallbackHook([spy], steps_per_epoch=8)
+    with km.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path), scaffold=km.Scaffold(checkpoint={"w": weight}),
+        save_checkpoint_steps=8, save_summaries_steps=None, log_step_count_steps=None,
+        hooks=[hook, AbortOnce(), km.StopAtStepHook(last_step=16)],
+    ) as sess:
+        while not sess.should_stop():
+            sess.run(lambda: {"loss": weight.assign_add(1.0)})
+    assert AbortOnce.fired
+    batches = [b for kind, b in log if kind == "batch"]
+    assert all(0 <= b < 8 for b in batches)
+    epochs = [e for e in log if e[0] != "batch"]
+    # Epoch 1 ran steps 9..11, failed, and restarted from step 8.
+    assert epochs == [("begin", 0), ("end", 0), ("begin", 1), ("begin", 1), ("end", 1)]
+    # Steps 9..11 were rolled back with the checkpoint and redone (else 19).
+    assert weight.numpy() == 16.0

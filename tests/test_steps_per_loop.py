@@ -104,3 +104,20 @@ def test_python_iterator_falls_back_to_one_step_per_call():
         for value in [1.0, 2.0]:
             sess.run(lambda x: {"x": x}, feed_dict={"x": iter([value])})
     assert sizes.sizes == [1, 1]
+
+
+def test_steps_returning_nothing_or_python_values_loop_too():
+    weight = tf.Variable(0.0)
+
+    def update_only():
+        weight.assign_add(1.0)
+
+    def mixed():
+        weight.assign_add(1.0)
+        return {"lr": 0.5, "w": weight.read_value(), "nothing": None}
+
+    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=3)) as sess:
+        assert sess.run(update_only) is None
+        outputs = sess.run(mixed)
+    assert weight.numpy() == 6.0 and km.get_global_step().numpy() == 6
+    assert outputs["w"] == 6.0 and outputs["lr"] == 0.5 and outputs["nothing"] is None
