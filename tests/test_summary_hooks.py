@@ -317,3 +317,24 @@ def test_histogram_for_non_scalar_named_output(tmp_path):
     ]
     assert tags == ["vec"]
     assert np.isfinite(1.0)
+
+
+def test_step_summaries_continue_after_in_process_recovery(tmp_path):
+    fired = []
+
+    class AbortOnce(km.SessionRunHook):
+        def before_run(self, run_context):
+            return km.SessionRunArgs("global_step")
+
+        def after_run(self, run_context, run_values):
+            if not fired and run_values.results == 2:
+                fired.append(1)
+                raise tf.errors.UnavailableError(None, None, "flaky")
+
+    hook = km.hooks.SummarySaverHook(save_steps=1, output_dir=str(tmp_path))
+    with km.MonitoredSession(hooks=[hook, AbortOnce()]) as sess:
+        for _ in range(3):
+            sess.run(step_with_summaries_step)
+    scalars, _ = read_events(str(tmp_path))
+    # No checkpoint: the variables keep their values, the retried run is step 3.
+    assert [s for s, tag, _ in scalars if tag == "loss"] == [1, 2, 3, 4]

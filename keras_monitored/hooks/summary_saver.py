@@ -102,11 +102,9 @@ class SummarySaverHook(SessionRunHook):
     def after_create_session(self, session: Any, coord: Any) -> None:
         del coord
         self._last_global_step = int(session.run("global_step"))
-        if (
-            self._summary_names is None
-            and self._summary_writer is not None
-            and self._target is None
-        ):
+        # Every new session (also one recreated after a failure) compiles
+        # its steps afresh, so each needs the record condition again.
+        if self._summary_names is None and self._summary_writer is not None:
             self._target = session.record_step_summaries(
                 self._output_dir or self._summary_writer
             )
