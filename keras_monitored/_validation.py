@@ -90,6 +90,13 @@ def check_optional_str(name: str, value: Any) -> str | None:
     return value
 
 
+def check_optional_dir(name: str, value: Any) -> str | None:
+    """Checks an optional directory argument; '' means unset, as in TF1."""
+    if value == "":
+        return None
+    return check_optional_str(name, value)
+
+
 def check_bool(name: str, value: Any) -> bool:
     """Checks a boolean argument."""
     if not isinstance(value, bool):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import contextlib
+from typing import Any, Iterable, Iterator
 
 import keras
 import tensorflow as tf
@@ -71,7 +72,7 @@ class HookCallback(keras.callbacks.Callback):
     `model.optimizer.iterations`, variables and callables as usual.
     `run_context.request_stop()` sets `model.stop_training`, so fit stops
     after the current batch. A hook that feeds (`feed_dict`) is refused: fit
-    owns its step's inputs. While fit runs, `tf.compat.v1.train.
+    owns its step's inputs. While a hook runs, `tf.compat.v1.train.
     get_global_step()` returns the optimizer's iteration counter, so TF1 hooks
     that look the global step up find it.
 
@@ -117,7 +118,7 @@ class HookCallback(keras.callbacks.Callback):
         self._coord: tf.train.Coordinator | None = None
         self._run_context: SessionRunContext | None = None
         self._request: SessionRunArgs | None = None
-        self._saved_global_steps: list | None = None
+        self._fit_global_step: list = []
         self._run_metadata: Any = None
         self._steps_per_execution = 1
 
@@ -136,19 +137,29 @@ class HookCallback(keras.callbacks.Callback):
         self._session.checkpoints.hook_state.provider = (
             self._hook_list.get_state
         )
-        self._saved_global_steps = list(_compat.global_step_collection())
-        _compat.global_step_collection()[:] = [
-            _compat.as_tf_variable(self._session.global_step)
-        ]
-        self._hook_list.begin()
+        self._fit_global_step = [_compat.as_tf_variable(self._session.global_step)]
         self._coord = tf.train.Coordinator(clean_stop_exception_types=[])
-        self._run_metadata = (
-            _compat.run_metadata()
-        )  # TF2 fills none; one is enough
+        # TF2 fills no RunMetadata; one object serves every batch.
+        self._run_metadata = _compat.run_metadata()
         self._steps_per_execution = int(
             getattr(self.model, "steps_per_execution", 1) or 1
         )
-        self._hook_list.after_create_session(self._session, self._coord)
+        with self._fit_global_step_registered():
+            self._hook_list.begin()
+            self._hook_list.after_create_session(self._session, self._coord)
+
+    @contextlib.contextmanager
+    def _fit_global_step_registered(self) -> Iterator[None]:
+        """While hooks run, TF1's global-step lookup finds the optimizer's
+        iteration counter; the process's own registration is put back after
+        every call, even when fit fails (Keras then skips on_train_end)."""
+        registered = _compat.global_step_collection()
+        saved = list(registered)
+        registered[:] = self._fit_global_step
+        try:
+            yield
+        finally:
+            registered[:] = saved
 
     def on_train_batch_begin(
         self, batch: int, logs: dict | None = None
@@ -156,7 +167,8 @@ class HookCallback(keras.callbacks.Callback):
         self._run_context = SessionRunContext(
             _NO_CALLER_ARGS, self._session, num_steps=self._steps_per_execution
         )
-        self._request = self._hook_list.before_run(self._run_context)
+        with self._fit_global_step_registered():
+            self._request = self._hook_list.before_run(self._run_context)
         if self._request.feed_dict:
             feeders = ", ".join(
                 type(h).__name__ for h in self._hook_list.feeding_hooks
@@ -176,21 +188,22 @@ class HookCallback(keras.callbacks.Callback):
                 self._session.last_outputs,
                 self._session.global_step_value,
             )
-        self._hook_list.after_run(
-            self._run_context,
-            SessionRunValues(
-                results, self._request.options, self._run_metadata
-            ),
-        )
+        with self._fit_global_step_registered():
+            self._hook_list.after_run(
+                self._run_context,
+                SessionRunValues(
+                    results, self._request.options, self._run_metadata
+                ),
+            )
         if self._run_context.stop_requested:
             self.model.stop_training = True
         self._coord.raise_requested_exception()
 
     def on_train_end(self, logs: dict | None = None) -> None:
         try:
-            self._hook_list.end(self._session)
+            with self._fit_global_step_registered():
+                self._hook_list.end(self._session)
         finally:
             self._coord.request_stop()
             self._coord.join(ignore_live_threads=True)
             self._session.close()
-            _compat.global_step_collection()[:] = self._saved_global_steps or []

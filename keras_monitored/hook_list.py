@@ -226,8 +226,9 @@ class HookList(SessionRunHook):
             _finish_phase(session, completed)
 
     def next_trigger_step(self, global_step: int) -> int | None:
-        """The earliest step any hook needs a step boundary at (None: no hook
-        cares)."""
+        """The earliest step after `global_step` any hook needs a step
+        boundary at (None: no hook cares). A hook whose step is already past
+        wants to see the very next step."""
         steps = []
         for hook in self._hooks:
             method = getattr(hook, "next_trigger_step", None)
@@ -235,7 +236,7 @@ class HookList(SessionRunHook):
                 continue
             step = method(global_step)
             if step is not None:
-                steps.append(int(step))
+                steps.append(max(int(step), int(global_step) + 1))
         return min(steps) if steps else None
 
     def has_untimed_hooks(self) -> bool:

@@ -29,7 +29,7 @@ from keras_monitored.session_run_hook import (
     SessionRunContext,
     SessionRunValues,
 )
-from keras_monitored.step_session import StepSession, is_step_fn
+from keras_monitored.step_session import StepSession, is_host_iterator, is_step_fn
 
 PREEMPTION_ERRORS = (tf.errors.AbortedError, tf.errors.UnavailableError)
 
@@ -198,6 +198,7 @@ class _MonitoredSessionBase:
                 "A hook thread reported %s; recreating the session.", error
             )
             self._discard_session()
+            self._with_recovery(lambda: None)  # TF1 recreated it at once
             return False
         except Exception:  # pylint: disable=broad-except
             if self._should_recover:
@@ -325,6 +326,8 @@ class _MonitoredSessionBase:
         feeds = self._merged_feeds(
             feed_dict, request.feed_dict, stepping, fetches
         )
+        if request.feed_dict and num_steps > 1:
+            self._check_loop_feeds(request.feed_dict, num_steps)
         if stepping:
             outputs = session.run_step(fetches, feeds, num_steps)
             caller_results = outputs.numpy_outputs()
@@ -346,6 +349,27 @@ class _MonitoredSessionBase:
             self._stop_requested or run_context.stop_requested
         )
         return caller_results
+
+    def _check_loop_feeds(self, hook_feeds: dict, num_steps: int) -> None:
+        """Hook feeds hold for every step of a multi-step loop."""
+        feeders = ", ".join(type(h).__name__ for h in self._hooks.feeding_hooks)
+        host_fed = sorted(k for k, v in hook_feeds.items() if is_host_iterator(v))
+        if host_fed:
+            raise ValueError(
+                f"{feeders} feeds {host_fed} a Python iterator, which is advanced "
+                f"once per run call, but this call runs {num_steps} steps "
+                "(steps_per_loop). Give the hook `next_trigger_step(global_step)` "
+                "returning global_step + 1, or feed a tf.data iterator."
+            )
+        logging.log_first_n(
+            logging.WARNING,
+            "%s feeds %s; with steps_per_loop every step of a loop gets the "
+            "same value. A hook that must feed each step should define "
+            "next_trigger_step(global_step) -> global_step + 1.",
+            1,
+            feeders,
+            sorted(map(str, hook_feeds)),
+        )
 
     @staticmethod
     def _merged_feeds(

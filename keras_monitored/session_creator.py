@@ -79,6 +79,7 @@ class SessionCreator(abc.ABC):
         self._checkpoints: SessionCheckpoints | None = None
         self._global_step: tf.Variable | None = None
         self._created_once = False
+        self._dataset_iterators: dict[int, tuple[Any, Any]] = {}
 
     @property
     def scaffold(self) -> Any:
@@ -125,6 +126,7 @@ class SessionCreator(abc.ABC):
             scaffold=self._scaffold,
             is_chief=self._is_chief,
             steps_per_loop=self._steps_per_loop,
+            dataset_iterators=self._dataset_iterators,
         )
 
     def _restore(self, session: StepSession, path: str) -> None:
@@ -189,10 +191,10 @@ class ChiefSessionCreator(SessionCreator):
             max_to_keep=max_to_keep,
             is_chief=True,
         )
-        self._checkpoint_dir = _validation.check_optional_str(
+        self._checkpoint_dir = _validation.check_optional_dir(
             "checkpoint_dir", checkpoint_dir
         )
-        self._checkpoint_filename_with_path = _validation.check_optional_str(
+        self._checkpoint_filename_with_path = _validation.check_optional_dir(
             "checkpoint_filename_with_path", checkpoint_filename_with_path
         )
         if self._checkpoint_dir and self._checkpoint_filename_with_path:
@@ -262,7 +264,7 @@ class WorkerSessionCreator(SessionCreator):
         self._max_wait_secs = _validation.check_number(
             "max_wait_secs", max_wait_secs, minimum=0
         )
-        self._checkpoint_dir = _validation.check_optional_str(
+        self._checkpoint_dir = _validation.check_optional_dir(
             "checkpoint_dir", checkpoint_dir
         )
 

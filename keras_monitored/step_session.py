@@ -46,7 +46,8 @@ def is_graph_iterator(value: Any) -> bool:
     )
 
 
-def _is_host_iterator(value: Any) -> bool:
+def is_host_iterator(value: Any) -> bool:
+    """True for a Python iterator (advanced on the host, once per call)."""
     return isinstance(
         value, collections.abc.Iterator
     ) and not is_graph_iterator(value)
@@ -79,8 +80,9 @@ def _compile_key(step_fn: StepFn) -> Any:
 
     A lambda or nested function re-created on every iteration
     (`sess.run(lambda: step(model))`) is the same code over the same
-    captured objects, so it shares one compiled function instead of
-    retracing every call. Anything else is keyed by itself.
+    objects -- its closure cells and the globals it names -- so it shares one
+    compiled function instead of retracing every call. Anything else is keyed
+    by itself.
     """
     if not isinstance(step_fn, types.FunctionType):
         return step_fn
@@ -90,12 +92,15 @@ def _compile_key(step_fn: StepFn) -> Any:
             cells.append(id(cell.cell_contents))
         except ValueError:  # an empty cell
             cells.append(None)
+    namespace = step_fn.__globals__
+    named = tuple(id(namespace.get(name)) for name in step_fn.__code__.co_names)
     return (
         step_fn.__code__,
         tuple(cells),
+        named,
         id(step_fn.__defaults__),
         id(step_fn.__kwdefaults__),
-        id(step_fn.__globals__),
+        id(namespace),
     )
 
 
@@ -152,6 +157,8 @@ class StepSession(SessionHandle):
       scaffold: the scaffold the session was created from.
       is_chief: whether this process writes checkpoints and summaries.
       steps_per_loop: the most steps one `run` call may execute.
+      dataset_iterators: the iterators over datasets fed as values, shared
+        between the sessions one creator makes.
     """
 
     def __init__(
@@ -164,6 +171,7 @@ class StepSession(SessionHandle):
         scaffold: Any,
         is_chief: bool = True,
         steps_per_loop: int = 1,
+        dataset_iterators: dict[int, tuple[Any, Any]] | None = None,
     ):
         super().__init__(
             strategy=strategy,
@@ -178,9 +186,12 @@ class StepSession(SessionHandle):
             Any, tuple[StepFn, tuple[Callable[..., Any], Callable[..., Any]]]
         ] = {}
         self._concrete: dict[Any, tuple[Any, tuple]] = {}
-        self._dataset_iterators: dict[int, tuple[Any, Any]] = {}
+        # Shared with later sessions of the same creator: input that was fed
+        # as a dataset continues where it was after a recovery.
+        self._dataset_iterators = {} if dataset_iterators is None else dataset_iterators
         self._summary_recorder: StepSummaryRecorder | None = None
         self._broadcast: Callable[[tf.Tensor], tf.Tensor] | None = None
+        self._step_after: tf.Tensor | None = None
 
     @property
     def steps_per_loop(self) -> int:
@@ -248,7 +259,7 @@ class StepSession(SessionHandle):
         advanced on the host, once per call).
         """
         if self._steps_per_loop > 1 and any(
-            _is_host_iterator(v) for v in (feeds or {}).values()
+            is_host_iterator(v) for v in (feeds or {}).values()
         ):
             logging.log_first_n(
                 logging.WARNING,
@@ -291,20 +302,31 @@ class StepSession(SessionHandle):
         try:
             with self._strategy.scope():
                 if num_steps == 1:
-                    outputs, exposed = self._call(single, (prepared,))
+                    outputs, exposed, step_after = self._call(single, (prepared,))
                 else:
-                    outputs, exposed = self._call(
+                    outputs, exposed, step_after = self._call(
                         loop, (prepared, tf.constant(num_steps, tf.int32))
                     )
         except Exception:
             self.resync_global_step()
             raise
-        if self._advance and self._host_step is not None:
-            self._host_step += num_steps
-        else:
-            self.resync_global_step()
+        # The step reports the global step it ended at (other sessions or
+        # the step itself may move the variable too); read it only if asked.
+        self._host_step = None
+        self._step_after = step_after
         self._last_outputs = fetches_lib.StepOutputs(outputs, exposed)
         return self._last_outputs
+
+    def global_step_value(self) -> np.int64:
+        """The global step after the last step (from the step's own output:
+        no extra device read)."""
+        if self._host_step is None and self._step_after is not None:
+            self._host_step = int(self._step_after.numpy())
+        return super().global_step_value()
+
+    def resync_global_step(self) -> None:
+        self._step_after = None
+        super().resync_global_step()
 
     def close(self) -> None:
         """Releases the compiled steps; later runs raise RuntimeError."""
@@ -331,7 +353,7 @@ class StepSession(SessionHandle):
                 value, (tf.data.Dataset, tf.distribute.DistributedDataset)
             ):
                 value = self._iterator_for(value)
-            if _is_host_iterator(value):
+            if is_host_iterator(value):
                 value = next(value)
                 host_fed = True
                 value = tf.nest.map_structure(_as_tensor_if_plain, value)
@@ -426,12 +448,16 @@ class StepSession(SessionHandle):
             step_body, reduce_retracing=True, autograph=True
         )
 
+        step_reader = _compat.as_tf_variable(step_variable)
+
         def one_step(feeds):
             outputs, exposed, done = compiled_body(feeds)
-            if global_step is not None:
-                with tf.control_dependencies([done]):
-                    global_step.assign_add(1)
-            return outputs, exposed
+            with tf.control_dependencies([done]):
+                if global_step is not None:
+                    step_after = global_step.assign_add(1)
+                else:
+                    step_after = tf.cast(step_reader.read_value(), tf.int64)
+            return outputs, exposed, tf.identity(step_after)
 
         def loop(feeds, num_steps):
             first = one_step(feeds)

@@ -160,11 +160,12 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     )
     if is_chief is not None:
         _validation.check_bool("is_chief", is_chief)
-    checkpoint_dir = _validation.check_optional_str(
-        "checkpoint_dir", checkpoint_dir
+    checkpoint_dir = _validation.check_optional_dir(
+            "checkpoint_dir", checkpoint_dir
     )
     summary_dir = (
-        _validation.check_optional_str("summary_dir", summary_dir)
+        _validation.check_optional_dir(
+            "summary_dir", summary_dir)
         or checkpoint_dir
     )
     log_step_count_steps = _validation.check_int(

@@ -97,9 +97,9 @@ CASES = [
     ),
     (
         km.WorkerSessionCreator,
-        dict(checkpoint_dir=""),
-        ValueError,
-        "checkpoint_dir=''",
+        dict(checkpoint_dir=7),
+        TypeError,
+        "checkpoint_dir=7",
     ),
     # Scaffold
     (km.Scaffold, dict(checkpoint="model"), TypeError, "checkpoint='model'"),

@@ -292,3 +292,23 @@ def test_uncompiled_model_is_a_clear_error():
     callback.set_model(model)
     with pytest.raises(ValueError, match="needs a compiled model"):
         callback.on_train_begin()
+
+
+def test_a_failed_fit_leaves_the_process_global_step_alone():
+    x, y = make_data()
+    model = make_model()
+    own = km.get_or_create_global_step()
+
+    class Boom(km.SessionRunHook):
+        def begin(self):
+            assert tf1.train.get_global_step() is not own  # fit's counter meanwhile
+
+        def after_run(self, run_context, run_values):
+            raise ValueError("hook failed")
+
+    with pytest.raises(ValueError, match="hook failed"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[km.HookCallback([Boom()])])
+    assert km.get_global_step() is own
+    with km.MonitoredSession() as sess:
+        sess.run(lambda: {})
+    assert int(model.optimizer.iterations.numpy()) == 1 and own.numpy() == 1

@@ -72,6 +72,15 @@ def test_global_step_waiter_waits_for_the_chiefs_checkpoint(tmp_path):
     assert naps == [0.5, 0.5, 0.5]
 
 
+def test_global_step_waiter_without_a_chief_to_watch_starts_with_a_warning(caplog):
+    naps = []
+    hook = tf1.train.GlobalStepWaiterHook(500)  # TF1's, translated
+    with km.MonitoredSession(hooks=[hook]) as sess:
+        sess.hooks[0]._sleep = naps.append
+        sess.run(scaled_step)
+    assert naps == [] and "nothing can advance the global step" in caplog.text
+
+
 def test_global_step_waiter_passes_when_the_step_is_reached():
     km.get_or_create_global_step().assign(10)
     naps = []

@@ -398,3 +398,79 @@ def test_a_lambda_recreated_each_iteration_compiles_once():
         for target in (weight, other):
             sess.run(lambda: {"v": target.assign_add(1.0)})
         assert weight.numpy() == 6.0 and other.numpy() == 101.0
+
+
+_BATCH = None
+_STEP_ON_GLOBAL_BATCH = lambda: {"x": tf.identity(_BATCH)}  # noqa: E731
+
+
+def test_a_step_reading_a_changed_global_is_not_served_a_stale_trace():
+    global _BATCH
+    seen = []
+    with km.SingularMonitoredSession() as sess:
+        for value in (1.0, 10.0, 100.0):
+            _BATCH = tf.constant(value)
+            seen.append(float(sess.run(_STEP_ON_GLOBAL_BATCH)["x"]))
+    assert seen == [1.0, 10.0, 100.0]
+
+
+def test_preemption_reported_by_a_hook_thread_recreates_the_session():
+    log = []
+
+    class ReportsPreemption(km.SessionRunHook):
+        def after_create_session(self, session, coord):
+            self.coord = coord
+            log.append("created")
+
+        def after_run(self, run_context, run_values):
+            if len(log) == 1 and run_context.session.run("global_step") == 2:
+                try:
+                    raise tf.errors.UnavailableError(None, None, "ps went away")
+                except tf.errors.UnavailableError as error:
+                    self.coord.request_stop(error)
+
+    with km.MonitoredSession(hooks=[ReportsPreemption()]) as sess:
+        runs = 0
+        while not sess.should_stop() and runs < 4:
+            sess.run(counter_step)
+            runs += 1
+    assert log == ["created", "created"] and runs == 4
+
+
+def test_a_dataset_fed_directly_continues_after_recovery():
+    fired = []
+
+    class AbortOnce(km.SessionRunHook):
+        def after_run(self, run_context, run_values):
+            if not fired:
+                fired.append(1)
+                raise tf.errors.AbortedError(None, None, "preempted")
+
+    dataset = tf.data.Dataset.range(5)
+    seen = []
+    with km.MonitoredSession(hooks=[AbortOnce()]) as sess:
+        while not sess.should_stop():
+            seen.append(int(sess.run(lambda x: {"x": x}, feed_dict={"x": dataset})["x"]))
+    # Element 0 was consumed by the run that failed; nothing is replayed.
+    assert seen == [1, 2, 3, 4]
+
+
+def test_the_global_step_seen_by_hooks_follows_the_variable_across_sessions():
+    seen = []
+
+    class Steps(km.SessionRunHook):
+        def before_run(self, run_context):
+            return km.SessionRunArgs("global_step")
+
+        def after_run(self, run_context, run_values):
+            seen.append(int(run_values.results))
+
+    training = km.MonitoredSession(hooks=[Steps()])
+    for _ in range(3):
+        training.run(counter_step)
+    with km.SingularMonitoredSession() as other:  # shares the process's global step
+        other.run(counter_step)
+        other.run(counter_step)
+    training.run(counter_step)
+    training.close()
+    assert seen == [1, 2, 3, 6] and km.get_global_step().numpy() == 6

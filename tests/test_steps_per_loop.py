@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import tensorflow as tf
 
 import keras_monitored as km
@@ -121,3 +122,38 @@ def test_steps_returning_nothing_or_python_values_loop_too():
         outputs = sess.run(mixed)
     assert weight.numpy() == 6.0 and km.get_global_step().numpy() == 6
     assert outputs["w"] == 6.0 and outputs["lr"] == 0.5 and outputs["nothing"] is None
+
+
+def test_a_trigger_already_in_the_past_still_lets_the_others_count():
+    km.get_or_create_global_step().assign(150)
+    sizes = RunSizes()
+    hooks = [km.StopAtStepHook(last_step=100), sizes]
+    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=10), hooks=hooks) as sess:
+        while not sess.should_stop():
+            sess.run(counting_step)
+    # As TF1 (and steps_per_loop=1): one step, then the stop.
+    assert sizes.sizes == [1] and km.get_global_step().numpy() == 151
+
+
+def test_feeding_hooks_get_every_step_or_a_clear_error():
+    values = iter(range(100))
+    seen = []
+
+    def step(x):
+        return {"x": x}
+
+    sizes = RunSizes()
+    feeder = km.hooks.FeedFnHook(lambda: {"x": float(next(values))})
+    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=4), hooks=[feeder, sizes]) as sess:
+        for _ in range(3):
+            seen.append(float(sess.run(step)["x"]))
+    assert seen == [0.0, 1.0, 2.0] and sizes.sizes == [1, 1, 1]
+
+    class FeedsAnIterator(km.SessionRunHook):
+        def before_run(self, run_context):
+            return km.SessionRunArgs(None, feed_dict={"x": iter([1.0, 2.0])})
+
+    km.reset_global_step()
+    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=4), hooks=[FeedsAnIterator()]) as sess:
+        with pytest.raises(ValueError, match=r"FeedsAnIterator feeds \['x'\] a Python iterator.*runs 4 steps"):
+            sess.run(step)

@@ -184,7 +184,7 @@ def test_config_threads_and_master_are_reported_not_fatal(caplog):
             id="checkpoint_dir",
         ),
         pytest.param(
-            dict(summary_dir=""), ValueError, "summary_dir=''", id="summary_dir"
+            dict(summary_dir=b"dir"), TypeError, "summary_dir=b'dir'", id="summary_dir"
         ),
         pytest.param(
             dict(hooks=[object()]), TypeError, r"`hooks\[0\]`", id="hooks"
@@ -261,3 +261,8 @@ def test_config_threads_and_master_are_reported_not_fatal(caplog):
 def test_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         km.MonitoredTrainingSession(**kwargs)
+
+
+def test_empty_directories_mean_unset_as_in_tf1():
+    with km.MonitoredTrainingSession(checkpoint_dir="", summary_dir="") as sess:
+        assert hook_summary(sess) == []

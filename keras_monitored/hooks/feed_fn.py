@@ -11,6 +11,9 @@ from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
 class FeedFnHook(SessionRunHook):
     """Calls `feed_fn()` before every run and feeds what it returns.
 
+    Each step gets its own feed, so with `steps_per_loop` the session runs
+    one step per call while this hook is present.
+
     Args:
       feed_fn: takes no arguments and returns a dict of step-function keyword
         arguments (TF1: a dict of placeholder -> value).
@@ -33,3 +36,7 @@ class FeedFnHook(SessionRunHook):
     def before_run(self, run_context: Any) -> SessionRunArgs:
         del run_context
         return SessionRunArgs(fetches=None, feed_dict=self.feed_fn())
+
+    def next_trigger_step(self, global_step: int) -> int:
+        """Every step: each needs its own feed (multi-step loops run 1 step)."""
+        return int(global_step) + 1

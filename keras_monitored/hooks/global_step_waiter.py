@@ -29,7 +29,9 @@ class GlobalStepWaiterHook(SessionRunHook):
     step. In TF2 a worker's own global step only moves when it trains, so
     give `checkpoint_dir` to wait for the *chief's* progress: the wait ends
     when the session's global step or the chief's latest checkpoint step
-    reaches `wait_until_step`.
+    reaches `wait_until_step`. Without `checkpoint_dir` (and under collective
+    strategies, whose workers run in lockstep) nothing could end the wait, so
+    the hook logs a warning and lets the worker start.
 
     Args:
       wait_until_step: the step to wait for (<= 0: no wait).
@@ -58,7 +60,7 @@ class GlobalStepWaiterHook(SessionRunHook):
         self._wait_until_step = _validation.check_int(
             "wait_until_step", wait_until_step
         )
-        self._checkpoint_dir = _validation.check_optional_str(
+        self._checkpoint_dir = _validation.check_optional_dir(
             "checkpoint_dir", checkpoint_dir
         )
         self._poll_secs = _validation.check_number(
@@ -76,6 +78,20 @@ class GlobalStepWaiterHook(SessionRunHook):
         if self._worker_is_started:
             return None
         if self._wait_until_step <= 0:
+            self._worker_is_started = True
+            return None
+        session = run_context.session
+        if getattr(session, "is_collective", False) or not self._checkpoint_dir:
+            # Nothing could move the step while we wait: under a collective
+            # strategy every worker trains in lockstep, and a TF2 worker has no
+            # shared global step to watch unless given the chief's directory.
+            if int(session.run("global_step")) < self._wait_until_step:
+                logging.warning(
+                    "GlobalStepWaiterHook(%d): nothing can advance the global "
+                    "step while this worker waits, so it starts now. Pass "
+                    "checkpoint_dir= (the chief's) to wait for the chief.",
+                    self._wait_until_step,
+                )
             self._worker_is_started = True
             return None
         logging.info(
@@ -99,8 +115,7 @@ class GlobalStepWaiterHook(SessionRunHook):
 
     def _current_step(self, session: Any) -> int:
         current = int(session.run("global_step"))
-        if self._checkpoint_dir:
-            chief = checkpoint_step(latest_checkpoint(self._checkpoint_dir))
-            if chief is not None:
-                current = max(current, chief)
+        chief = checkpoint_step(latest_checkpoint(self._checkpoint_dir))
+        if chief is not None:
+            current = max(current, chief)
         return current

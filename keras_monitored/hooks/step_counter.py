@@ -78,7 +78,7 @@ class StepCounterHook(SessionRunHook):
             clock=clock,
             arg_names=("every_n_secs", "every_n_steps"),
         )
-        self._output_dir = _validation.check_optional_str(
+        self._output_dir = _validation.check_optional_dir(
             "output_dir", output_dir
         )
         self._summary_writer = check_summary_writer(summary_writer)

@@ -83,7 +83,7 @@ class SummarySaverHook(SessionRunHook):
             clock=clock,
             arg_names=("save_secs", "save_steps"),
         )
-        self._output_dir = _validation.check_optional_str(
+        self._output_dir = _validation.check_optional_dir(
             "output_dir", output_dir
         )
         self._summary_writer = check_summary_writer(summary_writer)
