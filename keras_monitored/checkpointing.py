@@ -248,3 +248,26 @@ def latest_checkpoint(directory: str | None) -> str | None:
     if not directory or not tf.io.gfile.exists(directory):
         return None
     return tf.train.latest_checkpoint(directory)
+
+
+def checkpoint_step(path: str | None) -> int | None:
+    """The global step in a `...-<step>` checkpoint path, or None."""
+    if not path:
+        return None
+    try:
+        return int(path.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def checkpoint_at_step(directory: str | None, step: int) -> str | None:
+    """The path of the checkpoint for `step` listed in `directory`."""
+    if not directory:
+        return None
+    state = tf.train.get_checkpoint_state(directory)
+    for path in list(state.all_model_checkpoint_paths) if state else []:
+        if checkpoint_step(path) == step:
+            return (
+                path if os.path.isabs(path) else os.path.join(directory, path)
+            )
+    return None

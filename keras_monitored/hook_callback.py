@@ -137,7 +137,9 @@ class HookCallback(keras.callbacks.Callback):
         self._session.checkpoints.hook_state.provider = (
             self._hook_list.get_state
         )
-        self._fit_global_step = [_compat.as_tf_variable(self._session.global_step)]
+        self._fit_global_step = [
+            _compat.as_tf_variable(self._session.global_step)
+        ]
         self._coord = tf.train.Coordinator(clean_stop_exception_types=[])
         # TF2 fills no RunMetadata; one object serves every batch.
         self._run_metadata = _compat.run_metadata()

@@ -29,7 +29,11 @@ from keras_monitored.session_run_hook import (
     SessionRunContext,
     SessionRunValues,
 )
-from keras_monitored.step_session import StepSession, is_host_iterator, is_step_fn
+from keras_monitored.step_session import (
+    StepSession,
+    is_host_iterator,
+    is_step_fn,
+)
 
 PREEMPTION_ERRORS = (tf.errors.AbortedError, tf.errors.UnavailableError)
 
@@ -317,6 +321,10 @@ class _MonitoredSessionBase:
         session = self._session
         stepping = is_step_fn(fetches)
         num_steps = self._loop_length(session, feed_dict) if stepping else 0
+        if num_steps and session.steps_per_loop > 1:
+            # Hooks differ between chief and workers; the collectives of the
+            # single-step and the looped function differ too: the chief sizes.
+            num_steps = session.agreement.chief_value(num_steps)
         run_context = SessionRunContext(
             SessionRunArgs(fetches, feed_dict), session, num_steps=num_steps
         )
@@ -345,15 +353,19 @@ class _MonitoredSessionBase:
         self._hooks.after_run(
             run_context, SessionRunValues(hook_results, options, run_metadata)
         )
-        self._stop_requested = (
-            self._stop_requested or run_context.stop_requested
-        )
+        stop = run_context.stop_requested
+        if stepping:
+            # A stop asked for on one worker (a chief-only hook) stops all.
+            stop = session.agreement.any_worker(stop)
+        self._stop_requested = self._stop_requested or stop
         return caller_results
 
     def _check_loop_feeds(self, hook_feeds: dict, num_steps: int) -> None:
         """Hook feeds hold for every step of a multi-step loop."""
         feeders = ", ".join(type(h).__name__ for h in self._hooks.feeding_hooks)
-        host_fed = sorted(k for k, v in hook_feeds.items() if is_host_iterator(v))
+        host_fed = sorted(
+            k for k, v in hook_feeds.items() if is_host_iterator(v)
+        )
         if host_fed:
             raise ValueError(
                 f"{feeders} feeds {host_fed} a Python iterator, which is advanced "

@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras_monitored import _compat
 from keras_monitored import fetches as fetches_lib
 from keras_monitored import roles
+from keras_monitored.worker_agreement import WorkerAgreement
 from keras_monitored.checkpointing import (
     DEFAULT_BASENAME,
     CheckpointWriter,
@@ -55,6 +56,7 @@ class SessionHandle:
         self._closed = False
         self._deferred: list[Callable[[], Any]] = []
         self._hooks: Any = None
+        self._agreement = WorkerAgreement(strategy, is_chief)
         self.restored_checkpoint: str | None = None
         self.restored_step: int | None = None
         self.restored_hook_state: dict[str, Any] | None = None
@@ -144,7 +146,9 @@ class SessionHandle:
     ) -> CheckpointWriter:
         """A writer that saves this session's checkpoint (or `items`) into
         `directory`."""
-        if self.is_collective and not self._is_chief:
+        if not self._is_chief:
+            # Only the chief writes checkpoints. Under a collective strategy
+            # every worker still takes part in each save (into scratch).
             task_type, task_id = roles.task_identity(self._strategy)
             return self._checkpoints.scratch_writer(
                 directory, basename, f"{task_type}_{task_id}", items
@@ -157,6 +161,11 @@ class SessionHandle:
         (MultiWorkerMirrored): every worker saves, decisions are shared."""
         return roles.is_collective(self._strategy)
 
+    @property
+    def agreement(self) -> WorkerAgreement:
+        """Decisions shared with the other workers (collective strategies)."""
+        return self._agreement
+
     def agree_with_chief(self, decision: bool) -> bool:
         """The chief's value of `decision`, on every worker.
 
@@ -165,9 +174,9 @@ class SessionHandle:
         would wait forever in a save the others skip. TF1 forced steps-based
         checkpoints instead. Outside collective strategies: `decision`.
         """
-        return decision
+        return self._agreement.chief_decision(decision)
 
-    def record_step_summaries(self, destination: Any) -> tf.Variable:
+    def record_step_summaries(self, destination: Any) -> Any:
         """Records the step's own `tf.summary` calls (see `StepSession`).
 
         Raises:

@@ -10,6 +10,7 @@ with anything else reads fetches without running a step.
 from __future__ import annotations
 
 import collections.abc
+import functools
 import types
 from typing import Any, Callable, Mapping
 
@@ -24,12 +25,20 @@ from keras_monitored.checkpointing import SessionCheckpoints
 from keras_monitored.session_handle import SessionHandle
 from keras_monitored.step_summaries import (
     StepSummaryRecorder,
+    SummaryTarget,
     summary_step_after,
 )
 
 StepFn = Callable[..., Any]
 # Step functions kept compiled per session; the oldest is dropped past this.
 _MAX_COMPILED_STEPS = 64
+
+
+@functools.lru_cache(maxsize=None)
+def _no_summary_targets() -> tf.Tensor:
+    """The summary-targets input of a session that records no summaries
+    (made on first use: nothing runs TensorFlow at import time)."""
+    return tf.constant([], tf.int64)
 
 
 def is_step_fn(fetches: Any) -> bool:
@@ -104,26 +113,6 @@ def _compile_key(step_fn: StepFn) -> Any:
     )
 
 
-def _make_chief_broadcast(
-    strategy: tf.distribute.Strategy, is_chief: bool
-) -> Callable[[tf.Tensor], tf.Tensor]:
-    """A compiled all-reduce that gives every worker the chief's boolean."""
-    weight = tf.constant(1 if is_chief else 0, tf.int32)
-
-    @tf.function
-    def broadcast(decision):
-        def replica_fn():
-            vote = tf.cast(decision, tf.int32) * weight
-            return tf.distribute.get_replica_context().all_reduce(
-                tf.distribute.ReduceOp.SUM, vote
-            )
-
-        total = strategy.run(replica_fn)
-        return strategy.experimental_local_results(total)[0] > 0
-
-    return broadcast
-
-
 def _reduce_replicas(strategy: tf.distribute.Strategy, value: Any) -> Any:
     """Averages floating per-replica values; takes the first replica's others."""
 
@@ -188,22 +177,23 @@ class StepSession(SessionHandle):
         self._concrete: dict[Any, tuple[Any, tuple]] = {}
         # Shared with later sessions of the same creator: input that was fed
         # as a dataset continues where it was after a recovery.
-        self._dataset_iterators = {} if dataset_iterators is None else dataset_iterators
+        self._dataset_iterators = (
+            {} if dataset_iterators is None else dataset_iterators
+        )
         self._summary_recorder: StepSummaryRecorder | None = None
-        self._broadcast: Callable[[tf.Tensor], tf.Tensor] | None = None
         self._step_after: tf.Tensor | None = None
 
     @property
     def steps_per_loop(self) -> int:
         return self._steps_per_loop
 
-    def record_step_summaries(self, destination: Any) -> tf.Variable:
+    def record_step_summaries(self, destination: Any) -> SummaryTarget:
         """Makes the step's `tf.summary` calls write to `destination` (a log
         directory or a `tf.summary.SummaryWriter`) on demand.
 
         Returns:
-          A target variable: assign it the global step (after the step) of a
-          step whose summaries should be written.
+          A target: `assign` it the global step (after the step) of a step
+          whose summaries should be written.
 
         Raises:
           ValueError: another directory already records this session's steps
@@ -218,16 +208,6 @@ class StepSession(SessionHandle):
                 "`summary_op` (output names to write) instead."
             )
         return self._summary_recorder.add_target()
-
-    def agree_with_chief(self, decision: bool) -> bool:
-        """The chief's value of `decision` on every worker (one all-reduce)."""
-        if not self.is_collective:
-            return decision
-        if self._broadcast is None:
-            self._broadcast = _make_chief_broadcast(
-                self._strategy, self._is_chief
-            )
-        return bool(self._broadcast(tf.constant(bool(decision))).numpy())
 
     def run(
         self,
@@ -300,12 +280,20 @@ class StepSession(SessionHandle):
             )
         single, loop = self._compiled_for(step_fn)
         try:
+            targets = (
+                self._summary_recorder.targets_tensor()
+                if self._summary_recorder is not None
+                else _no_summary_targets()
+            )
             with self._strategy.scope():
                 if num_steps == 1:
-                    outputs, exposed, step_after = self._call(single, (prepared,))
+                    outputs, exposed, step_after = self._call(
+                        single, (prepared, targets)
+                    )
                 else:
                     outputs, exposed, step_after = self._call(
-                        loop, (prepared, tf.constant(num_steps, tf.int32))
+                        loop,
+                        (prepared, tf.constant(num_steps, tf.int32), targets),
                     )
         except Exception:
             self.resync_global_step()
@@ -423,7 +411,7 @@ class StepSession(SessionHandle):
         recorder = self._summary_recorder
         step_variable = self._global_step
 
-        def step_body(feeds):
+        def step_body(feeds, summary_targets):
             feeds = {
                 key: (next(value) if is_graph_iterator(value) else value)
                 for key, value in feeds.items()
@@ -431,7 +419,8 @@ class StepSession(SessionHandle):
             if recorder is None:
                 outputs, exposed = strategy.run(replica_step, args=(feeds,))
             else:
-                with recorder.recording(summary_step_after(step_variable)):
+                summary_step = summary_step_after(step_variable)
+                with recorder.recording(summary_step, summary_targets):
                     outputs, exposed = strategy.run(replica_step, args=(feeds,))
             return (
                 _reduce_replicas(strategy, outputs),
@@ -450,8 +439,8 @@ class StepSession(SessionHandle):
 
         step_reader = _compat.as_tf_variable(step_variable)
 
-        def one_step(feeds):
-            outputs, exposed, done = compiled_body(feeds)
+        def one_step(feeds, summary_targets):
+            outputs, exposed, done = compiled_body(feeds, summary_targets)
             with tf.control_dependencies([done]):
                 if global_step is not None:
                     step_after = global_step.assign_add(1)
@@ -459,15 +448,17 @@ class StepSession(SessionHandle):
                     step_after = tf.cast(step_reader.read_value(), tf.int64)
             return outputs, exposed, tf.identity(step_after)
 
-        def loop(feeds, num_steps):
-            first = one_step(feeds)
+        def loop(feeds, num_steps, summary_targets):
+            first = one_step(feeds, summary_targets)
             # Only tensors can be loop variables: carry those, and keep the
             # rest of the outputs (None, Python values) from the first step.
             flat = tf.nest.flatten(first)
-            carried = [i for i, leaf in enumerate(flat) if isinstance(leaf, tf.Tensor)]
+            carried = [
+                i for i, leaf in enumerate(flat) if isinstance(leaf, tf.Tensor)
+            ]
 
             def body(index, _):
-                step_flat = tf.nest.flatten(one_step(feeds))
+                step_flat = tf.nest.flatten(one_step(feeds, summary_targets))
                 return index + 1, [step_flat[i] for i in carried]
 
             _, last = tf.while_loop(

@@ -3,9 +3,8 @@
 In TF2 a `tf.summary.scalar` inside a `tf.function` writes through the
 default writer and `record_if` condition captured when the function is
 traced. A session therefore traces its step inside one writer and a record
-condition that reads variables at run time: a hook that wants the summaries
-of a step sets its target variable to that step's global step, and only that
-step writes. Summaries are written with step = the global step after the
+condition evaluated at run time: a hook that wants the summaries of a step
+sets its target to that step's global step, and only that step writes. Summaries are written with step = the global step after the
 step, TF1's SummarySaverHook convention (first summary at step 1).
 """
 
@@ -19,8 +18,24 @@ import tensorflow as tf
 from keras_monitored import summary_writers
 
 
+class SummaryTarget:
+    """Where one hook says which step's summaries it wants written."""
+
+    def __init__(self, targets: list[int], index: int):
+        self._targets = targets
+        self._index = index
+
+    def assign(self, step: int) -> None:
+        """Records the step (the global step after it) to write; -1: none."""
+        self._targets[self._index] = int(step)
+
+
 class StepSummaryRecorder:
-    """The writer and record conditions a session traces its steps with.
+    """The writer and record condition a session traces its steps with.
+
+    The steps to record are passed to every call of the compiled step as a
+    small tensor (one entry per hook): no variable is created, so nothing
+    differs between the workers of a collective strategy.
 
     Args:
       destination: a log directory, or a `tf.summary.SummaryWriter`.
@@ -32,11 +47,11 @@ class StepSummaryRecorder:
             self.writer = summary_writers.writer_for(destination)
         else:
             self.writer = destination
-        self._targets: list[tf.Variable] = []
+        self.targets: list[int] = []
         self._traced = False
 
-    def add_target(self) -> tf.Variable:
-        """A new target variable: set it to a global step to record that step.
+    def add_target(self) -> SummaryTarget:
+        """A new target for one hook (initially: record nothing).
 
         Raises:
           RuntimeError: the step function was already compiled.
@@ -46,25 +61,21 @@ class StepSummaryRecorder:
                 "A summary hook was registered after the step function was "
                 "compiled; register it before the first run."
             )
-        with tf.init_scope():
-            target = tf.Variable(
-                -1, dtype=tf.int64, trainable=False, name="summary_target_step"
-            )
-        self._targets.append(target)
-        return target
+        self.targets.append(-1)
+        return SummaryTarget(self.targets, len(self.targets) - 1)
+
+    def targets_tensor(self) -> tf.Tensor:
+        """The steps to record, as the compiled step's input."""
+        return tf.constant(self.targets, tf.int64, shape=[len(self.targets)])
 
     @contextlib.contextmanager
-    def recording(self, summary_step: tf.Tensor) -> Iterator[None]:
+    def recording(
+        self, summary_step: tf.Tensor, targets: tf.Tensor
+    ) -> Iterator[None]:
         """While tracing: summaries go to the writer at `summary_step`, if it
-        is some target's step."""
+        is one of `targets`."""
         self._traced = True
-        hits = [
-            tf.equal(summary_step, target.read_value())
-            for target in self._targets
-        ]
-        condition = (
-            tf.reduce_any(tf.stack(hits)) if hits else tf.constant(False)
-        )
+        condition = tf.reduce_any(tf.equal(summary_step, targets))
         with (
             self.writer.as_default(step=summary_step),
             tf.summary.record_if(condition),

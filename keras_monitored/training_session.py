@@ -161,11 +161,10 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     if is_chief is not None:
         _validation.check_bool("is_chief", is_chief)
     checkpoint_dir = _validation.check_optional_dir(
-            "checkpoint_dir", checkpoint_dir
+        "checkpoint_dir", checkpoint_dir
     )
     summary_dir = (
-        _validation.check_optional_dir(
-            "summary_dir", summary_dir)
+        _validation.check_optional_dir("summary_dir", summary_dir)
         or checkpoint_dir
     )
     log_step_count_steps = _validation.check_int(
@@ -183,6 +182,15 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
             _validation.invalid(
                 "strategy", strategy, "a tf.distribute.Strategy or None"
             )
+        )
+    if roles.is_collective(strategy) and any(
+        isinstance(h, CheckpointSaverHook) for h in chief_only_hooks
+    ):
+        raise ValueError(
+            "Invalid value for argument `chief_only_hooks`: a CheckpointSaverHook "
+            "in chief_only_hooks under a collective strategy would save on the "
+            "chief alone while saving needs every worker. Put it in `hooks`: "
+            "only the chief writes its files, the others save to scratch."
         )
     common = dict(
         strategy=strategy,

@@ -396,8 +396,11 @@ def test_in_process_recovery_rolls_callbacks_back_with_the_variables(tmp_path):
     weight = tf.Variable(0.0)
     hook = km.CallbackHook([spy], steps_per_epoch=8)
     with km.MonitoredTrainingSession(
-        checkpoint_dir=str(tmp_path), scaffold=km.Scaffold(checkpoint={"w": weight}),
-        save_checkpoint_steps=8, save_summaries_steps=None, log_step_count_steps=None,
+        checkpoint_dir=str(tmp_path),
+        scaffold=km.Scaffold(checkpoint={"w": weight}),
+        save_checkpoint_steps=8,
+        save_summaries_steps=None,
+        log_step_count_steps=None,
         hooks=[hook, AbortOnce(), km.StopAtStepHook(last_step=16)],
     ) as sess:
         while not sess.should_stop():
@@ -407,6 +410,12 @@ def test_in_process_recovery_rolls_callbacks_back_with_the_variables(tmp_path):
     assert all(0 <= b < 8 for b in batches)
     epochs = [e for e in log if e[0] != "batch"]
     # Epoch 1 ran steps 9..11, failed, and restarted from step 8.
-    assert epochs == [("begin", 0), ("end", 0), ("begin", 1), ("begin", 1), ("end", 1)]
+    assert epochs == [
+        ("begin", 0),
+        ("end", 0),
+        ("begin", 1),
+        ("begin", 1),
+        ("end", 1),
+    ]
     # Steps 9..11 were rolled back with the checkpoint and redone (else 19).
     assert weight.numpy() == 16.0

@@ -276,6 +276,38 @@ def test_multi_worker_seconds_checkpoints_loops_and_no_leftovers(tmp_path):
 
 
 @pytest.mark.slow
+def test_multi_worker_chief_only_hooks_and_a_session_inside_the_scope(tmp_path):
+    """The chief alone sums steps and writes summaries (its loops come out
+    shorter), a chief-only hook stops the run, the session lives inside
+    strategy.scope(): every worker still runs the same collectives."""
+    processes, outputs, scratch = run_workers(
+        tmp_path,
+        "run",
+        "--save_checkpoint_steps=10",
+        "--last_step=100",
+        "--steps_per_loop=7",
+        "--save_summaries_steps=5",
+        "--log_step_count_steps=5",
+        "--chief_stops_at=33",
+        "--in_scope",
+        timeout=180,
+    )
+    for process, output in zip(processes, outputs):
+        assert process.returncode == 0, output[-3000:]
+    chief, worker = results(tmp_path, "run")
+    assert chief["global_step"] == worker["global_step"] == 33
+    assert chief["weights"] == worker["weights"]
+    assert os.listdir(scratch) == []
+    events = [
+        n for n in os.listdir(tmp_path / "ckpt") if n.startswith("events.out")
+    ]
+    assert events and all(
+        n == "checkpoint" or n.startswith(("model.ckpt-", "events.out"))
+        for n in os.listdir(tmp_path / "ckpt")
+    )
+
+
+@pytest.mark.slow
 def test_multi_worker_kill_a_worker_then_restart_both(tmp_path):
     start = time.time()
     processes, outputs, _ = run_workers(

@@ -301,13 +301,17 @@ def test_a_failed_fit_leaves_the_process_global_step_alone():
 
     class Boom(km.SessionRunHook):
         def begin(self):
-            assert tf1.train.get_global_step() is not own  # fit's counter meanwhile
+            assert (
+                tf1.train.get_global_step() is not own
+            )  # fit's counter meanwhile
 
         def after_run(self, run_context, run_values):
             raise ValueError("hook failed")
 
     with pytest.raises(ValueError, match="hook failed"):
-        model.fit(x, y, epochs=1, verbose=0, callbacks=[km.HookCallback([Boom()])])
+        model.fit(
+            x, y, epochs=1, verbose=0, callbacks=[km.HookCallback([Boom()])]
+        )
     assert km.get_global_step() is own
     with km.MonitoredSession() as sess:
         sess.run(lambda: {})

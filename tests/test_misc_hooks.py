@@ -72,7 +72,9 @@ def test_global_step_waiter_waits_for_the_chiefs_checkpoint(tmp_path):
     assert naps == [0.5, 0.5, 0.5]
 
 
-def test_global_step_waiter_without_a_chief_to_watch_starts_with_a_warning(caplog):
+def test_global_step_waiter_without_a_chief_to_watch_starts_with_a_warning(
+    caplog,
+):
     naps = []
     hook = tf1.train.GlobalStepWaiterHook(500)  # TF1's, translated
     with km.MonitoredSession(hooks=[hook]) as sess:

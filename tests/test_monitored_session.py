@@ -450,7 +450,9 @@ def test_a_dataset_fed_directly_continues_after_recovery():
     seen = []
     with km.MonitoredSession(hooks=[AbortOnce()]) as sess:
         while not sess.should_stop():
-            seen.append(int(sess.run(lambda x: {"x": x}, feed_dict={"x": dataset})["x"]))
+            seen.append(
+                int(sess.run(lambda x: {"x": x}, feed_dict={"x": dataset})["x"])
+            )
     # Element 0 was consumed by the run that failed; nothing is replayed.
     assert seen == [1, 2, 3, 4]
 
@@ -468,7 +470,9 @@ def test_the_global_step_seen_by_hooks_follows_the_variable_across_sessions():
     training = km.MonitoredSession(hooks=[Steps()])
     for _ in range(3):
         training.run(counter_step)
-    with km.SingularMonitoredSession() as other:  # shares the process's global step
+    with (
+        km.SingularMonitoredSession() as other
+    ):  # shares the process's global step
         other.run(counter_step)
         other.run(counter_step)
     training.run(counter_step)

@@ -117,18 +117,26 @@ def test_steps_returning_nothing_or_python_values_loop_too():
         weight.assign_add(1.0)
         return {"lr": 0.5, "w": weight.read_value(), "nothing": None}
 
-    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=3)) as sess:
+    with km.MonitoredSession(
+        session_creator=km.ChiefSessionCreator(steps_per_loop=3)
+    ) as sess:
         assert sess.run(update_only) is None
         outputs = sess.run(mixed)
     assert weight.numpy() == 6.0 and km.get_global_step().numpy() == 6
-    assert outputs["w"] == 6.0 and outputs["lr"] == 0.5 and outputs["nothing"] is None
+    assert (
+        outputs["w"] == 6.0
+        and outputs["lr"] == 0.5
+        and outputs["nothing"] is None
+    )
 
 
 def test_a_trigger_already_in_the_past_still_lets_the_others_count():
     km.get_or_create_global_step().assign(150)
     sizes = RunSizes()
     hooks = [km.StopAtStepHook(last_step=100), sizes]
-    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=10), hooks=hooks) as sess:
+    with km.MonitoredSession(
+        session_creator=km.ChiefSessionCreator(steps_per_loop=10), hooks=hooks
+    ) as sess:
         while not sess.should_stop():
             sess.run(counting_step)
     # As TF1 (and steps_per_loop=1): one step, then the stop.
@@ -144,7 +152,10 @@ def test_feeding_hooks_get_every_step_or_a_clear_error():
 
     sizes = RunSizes()
     feeder = km.hooks.FeedFnHook(lambda: {"x": float(next(values))})
-    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=4), hooks=[feeder, sizes]) as sess:
+    with km.MonitoredSession(
+        session_creator=km.ChiefSessionCreator(steps_per_loop=4),
+        hooks=[feeder, sizes],
+    ) as sess:
         for _ in range(3):
             seen.append(float(sess.run(step)["x"]))
     assert seen == [0.0, 1.0, 2.0] and sizes.sizes == [1, 1, 1]
@@ -154,6 +165,12 @@ def test_feeding_hooks_get_every_step_or_a_clear_error():
             return km.SessionRunArgs(None, feed_dict={"x": iter([1.0, 2.0])})
 
     km.reset_global_step()
-    with km.MonitoredSession(session_creator=km.ChiefSessionCreator(steps_per_loop=4), hooks=[FeedsAnIterator()]) as sess:
-        with pytest.raises(ValueError, match=r"FeedsAnIterator feeds \['x'\] a Python iterator.*runs 4 steps"):
+    with km.MonitoredSession(
+        session_creator=km.ChiefSessionCreator(steps_per_loop=4),
+        hooks=[FeedsAnIterator()],
+    ) as sess:
+        with pytest.raises(
+            ValueError,
+            match=r"FeedsAnIterator feeds \['x'\] a Python iterator.*runs 4 steps",
+        ):
             sess.run(step)

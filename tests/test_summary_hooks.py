@@ -338,3 +338,18 @@ def test_step_summaries_continue_after_in_process_recovery(tmp_path):
     scalars, _ = read_events(str(tmp_path))
     # No checkpoint: the variables keep their values, the retried run is step 3.
     assert [s for s, tag, _ in scalars if tag == "loss"] == [1, 2, 3, 4]
+
+
+def test_only_the_chief_writes_summaries_and_checkpoints(tmp_path):
+    hooks = [
+        km.hooks.StepCounterHook(every_n_steps=1, output_dir=str(tmp_path)),
+        km.hooks.SummarySaverHook(save_steps=1, output_dir=str(tmp_path)),
+        km.hooks.CheckpointSaverHook(str(tmp_path), save_steps=1),
+    ]
+    creator = km.WorkerSessionCreator(
+        scaffold=km.Scaffold(checkpoint={"w": tf.Variable(1.0)})
+    )
+    with km.MonitoredSession(session_creator=creator, hooks=hooks) as sess:
+        for _ in range(3):
+            sess.run(step_with_summaries_step)
+    assert os.listdir(tmp_path) == []

@@ -184,7 +184,10 @@ def test_config_threads_and_master_are_reported_not_fatal(caplog):
             id="checkpoint_dir",
         ),
         pytest.param(
-            dict(summary_dir=b"dir"), TypeError, "summary_dir=b'dir'", id="summary_dir"
+            dict(summary_dir=b"dir"),
+            TypeError,
+            "summary_dir=b'dir'",
+            id="summary_dir",
         ),
         pytest.param(
             dict(hooks=[object()]), TypeError, r"`hooks\[0\]`", id="hooks"

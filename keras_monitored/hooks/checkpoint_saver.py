@@ -179,9 +179,16 @@ class CheckpointSaverHook(SessionRunHook):
     def after_run(self, run_context: Any, run_values: Any) -> None:
         global_step = int(run_values.results)
         trigger = self._timer.should_trigger_for_step(global_step)
-        if self._timer.every_secs is not None:
-            # Clocks differ between workers; every worker must save together.
-            trigger = _agree(run_context.session, trigger)
+        session = run_context.session
+        if self._timer.every_secs is not None and getattr(
+            session, "is_collective", False
+        ):
+            # Clocks differ between workers and every worker must save
+            # together: the chief decides, on runs that stepped (every worker
+            # joins those; a read may happen on one worker only).
+            if getattr(run_context, "num_steps", 1) == 0:
+                return
+            trigger = session.agree_with_chief(trigger)
         if not trigger:
             return
         self._timer.update_last_triggered_step(global_step)
@@ -239,11 +246,6 @@ class CheckpointSaverHook(SessionRunHook):
                 )
                 should_stop = True
         return should_stop
-
-
-def _agree(session: Any, decision: bool) -> bool:
-    agree = getattr(session, "agree_with_chief", None)
-    return agree(decision) if agree is not None else decision
 
 
 def _restored_here(session: Any, writer: Any, global_step: int) -> bool:

@@ -8,18 +8,8 @@ from typing import Any, Callable
 from absl import logging
 
 from keras_monitored import _validation
-from keras_monitored.checkpointing import latest_checkpoint
+from keras_monitored.checkpointing import checkpoint_step, latest_checkpoint
 from keras_monitored.session_run_hook import SessionRunHook
-
-
-def checkpoint_step(path: str | None) -> int | None:
-    """The global step in a `...-<step>` checkpoint path."""
-    if not path:
-        return None
-    try:
-        return int(path.rsplit("-", 1)[1])
-    except (IndexError, ValueError):
-        return None
 
 
 class GlobalStepWaiterHook(SessionRunHook):

@@ -17,6 +17,21 @@ from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
 SUMMARY_TAG = "global_step/sec"
 
 
+def active_writer(explicit: Any, output_dir: str | None, session: Any) -> Any:
+    """The writer a summary hook uses in `session`: none on a non-chief (only
+    the chief writes summaries), else the given one or `output_dir`'s."""
+    if not getattr(session, "is_chief", True):
+        logging.log_first_n(
+            logging.INFO,
+            "Not the chief: summaries are written by the chief only.",
+            1,
+        )
+        return None
+    if explicit is None and output_dir:
+        return summary_writers.writer_for(output_dir)
+    return explicit
+
+
 def check_summary_writer(value: Any) -> Any:
     """Validates a `summary_writer` argument (a TF2 `tf.summary` writer)."""
     if value is not None and not isinstance(value, tf.summary.SummaryWriter):
@@ -81,12 +96,15 @@ class StepCounterHook(SessionRunHook):
         self._output_dir = _validation.check_optional_dir(
             "output_dir", output_dir
         )
-        self._summary_writer = check_summary_writer(summary_writer)
+        self._explicit_writer = check_summary_writer(summary_writer)
+        self._summary_writer = None
         self._last_global_step: int | None = None
 
-    def begin(self) -> None:
-        if self._summary_writer is None and self._output_dir:
-            self._summary_writer = summary_writers.writer_for(self._output_dir)
+    def after_create_session(self, session: Any, coord: Any) -> None:
+        del coord
+        self._summary_writer = active_writer(
+            self._explicit_writer, self._output_dir, session
+        )
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
         del run_context

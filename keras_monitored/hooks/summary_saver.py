@@ -12,7 +12,10 @@ import tensorflow as tf
 from keras_monitored import _validation
 from keras_monitored import summary_writers
 from keras_monitored.fetches import check_fetches
-from keras_monitored.hooks.step_counter import check_summary_writer
+from keras_monitored.hooks.step_counter import (
+    active_writer,
+    check_summary_writer,
+)
 from keras_monitored.hooks.timer import Clock, SecondOrStepTimer
 from keras_monitored.scaffold import as_scaffold
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
@@ -86,7 +89,8 @@ class SummarySaverHook(SessionRunHook):
         self._output_dir = _validation.check_optional_dir(
             "output_dir", output_dir
         )
-        self._summary_writer = check_summary_writer(summary_writer)
+        self._explicit_writer = check_summary_writer(summary_writer)
+        self._summary_writer = None
         self._scaffold = as_scaffold(scaffold) if scaffold is not None else None
         self._summary_names = _summary_names(summary_op)
         self._target: tf.Variable | None = None
@@ -95,12 +99,13 @@ class SummarySaverHook(SessionRunHook):
         self._request = False
 
     def begin(self) -> None:
-        if self._summary_writer is None and self._output_dir:
-            self._summary_writer = summary_writers.writer_for(self._output_dir)
         self._first = True
 
     def after_create_session(self, session: Any, coord: Any) -> None:
         del coord
+        self._summary_writer = active_writer(
+            self._explicit_writer, self._output_dir, session
+        )
         self._last_global_step = int(session.run("global_step"))
         # Every new session (also one recreated after a failure) compiles
         # its steps afresh, so each needs the record condition again.

@@ -5,6 +5,7 @@ Writes a JSON result file at the end: global step, weights, its task."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,6 +25,18 @@ flags.DEFINE_float("save_checkpoint_secs", None, "Checkpoint every N seconds.")
 flags.DEFINE_integer("steps_per_loop", 1, "Steps per run call.")
 flags.DEFINE_integer(
     "kill_at_step", 0, "SIGKILL this worker after this global step (0: never)."
+)
+flags.DEFINE_integer(
+    "save_summaries_steps", None, "Chief: summaries every N steps."
+)
+flags.DEFINE_integer(
+    "log_step_count_steps", None, "Chief: global_step/sec every N steps."
+)
+flags.DEFINE_integer(
+    "chief_stops_at", 0, "A chief-only StopAtStepHook at this step (0: none)."
+)
+flags.DEFINE_bool(
+    "in_scope", False, "Create and run the session inside strategy.scope()."
 )
 FLAGS = flags.FLAGS
 
@@ -74,6 +87,7 @@ def main(argv):
             )
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        tf.summary.scalar("loss", tf.reduce_mean(per_example))
         return {"loss": tf.reduce_mean(per_example)}
 
     class KillAt(km.SessionRunHook):
@@ -93,17 +107,27 @@ def main(argv):
         def after_save(self, session, global_step_value):
             saves.append(int(global_step_value))
 
-    with km.MonitoredTrainingSession(
-        checkpoint_dir=FLAGS.checkpoint_dir,
-        scaffold=scaffold,
-        save_checkpoint_steps=FLAGS.save_checkpoint_steps,
-        save_checkpoint_secs=FLAGS.save_checkpoint_secs,
-        save_summaries_steps=None,
-        log_step_count_steps=None,
-        strategy=strategy,
-        steps_per_loop=FLAGS.steps_per_loop,
-        hooks=[km.StopAtStepHook(last_step=FLAGS.last_step), KillAt()],
-    ) as sess:
+    chief_only = (
+        [km.StopAtStepHook(last_step=FLAGS.chief_stops_at)]
+        if FLAGS.chief_stops_at
+        else []
+    )
+    scope = strategy.scope() if FLAGS.in_scope else contextlib.nullcontext()
+    with (
+        scope,
+        km.MonitoredTrainingSession(
+            checkpoint_dir=FLAGS.checkpoint_dir,
+            scaffold=scaffold,
+            save_checkpoint_steps=FLAGS.save_checkpoint_steps,
+            save_checkpoint_secs=FLAGS.save_checkpoint_secs,
+            save_summaries_steps=FLAGS.save_summaries_steps,
+            log_step_count_steps=FLAGS.log_step_count_steps,
+            strategy=strategy,
+            steps_per_loop=FLAGS.steps_per_loop,
+            hooks=[km.StopAtStepHook(last_step=FLAGS.last_step), KillAt()],
+            chief_only_hooks=chief_only,
+        ) as sess,
+    ):
         for hook in sess.hooks:
             if isinstance(hook, km.CheckpointSaverHook):
                 hook._listeners.append(CountSaves())

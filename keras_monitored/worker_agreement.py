@@ -1,0 +1,82 @@
+"""Decisions every worker of a collective strategy must take together.
+
+Under MultiWorkerMirroredStrategy every worker runs the same collectives in
+the same order, or all of them wait forever. A decision that can differ
+between workers -- a seconds timer fired on this machine's clock, a hook that
+runs only on the chief asked to stop, the chief's hooks want a shorter loop,
+which checkpoint the chief found -- is therefore taken once, with one small
+all-reduce that every worker joins. Outside collective strategies nothing is
+exchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+from keras_monitored import roles
+
+
+class WorkerAgreement:
+    """Shares per-run decisions between the workers of one strategy.
+
+    Args:
+      strategy: the session's strategy.
+      is_chief: whether this process is the chief.
+    """
+
+    def __init__(self, strategy: tf.distribute.Strategy, is_chief: bool):
+        self._strategy = strategy
+        self._is_chief = is_chief
+        self._collective = roles.is_collective(strategy)
+        self._sum: Callable[..., tf.Tensor] | None = None
+
+    @property
+    def collective(self) -> bool:
+        """True if decisions are exchanged (a collective strategy)."""
+        return self._collective
+
+    def chief_value(self, value: int) -> int:
+        """The chief's `value`, on every worker."""
+        if not self._collective:
+            return int(value)
+        return self._all_reduce(value, chief_only=True)
+
+    def chief_decision(self, decision: bool) -> bool:
+        """The chief's `decision`, on every worker."""
+        return bool(self.chief_value(1 if decision else 0))
+
+    def any_worker(self, flag: bool) -> bool:
+        """True on every worker if it is True on any worker."""
+        if not self._collective:
+            return bool(flag)
+        return self._all_reduce(1 if flag else 0, chief_only=False) > 0
+
+    def _all_reduce(self, value: int, chief_only: bool) -> int:
+        """Sums `value` over the replicas of every worker; with `chief_only`
+        only global replica 0 (on the chief) contributes."""
+        if self._sum is None:
+            strategy = self._strategy
+
+            @tf.function
+            def all_reduce(local, from_first_only):
+                def replica_fn():
+                    context = tf.distribute.get_replica_context()
+                    first = tf.equal(context.replica_id_in_sync_group, 0)
+                    mine = tf.where(
+                        tf.logical_or(first, tf.logical_not(from_first_only)),
+                        local,
+                        tf.zeros_like(local),
+                    )
+                    return context.all_reduce(tf.distribute.ReduceOp.SUM, mine)
+
+                result = strategy.run(replica_fn)
+                return strategy.experimental_local_results(result)[0]
+
+            self._sum = all_reduce
+        return int(
+            self._sum(
+                tf.constant(int(value), tf.int64), tf.constant(chief_only)
+            ).numpy()
+        )
