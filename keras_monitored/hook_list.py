@@ -100,14 +100,21 @@ class HookList(SessionRunHook):
     methods (km or TF1 subclasses) runs as it is.
 
     Args:
-      hooks: an iterable of hooks, or None.
+      hooks: an iterable of hooks (or HookLists), or None.
       name: the argument name used in error messages.
+      state_key_prefix: prefixes the state keys of these hooks (a group).
 
     Raises:
       TypeError: `hooks` is not iterable, or an element is not a hook.
     """
 
-    def __init__(self, hooks: Iterable[Any] | None = None, name: str = "hooks"):
+    def __init__(
+        self,
+        hooks: Iterable[Any] | None = None,
+        name: str = "hooks",
+        *,
+        state_key_prefix: str = "",
+    ):
         if hooks is None:
             hooks = []
         if (
@@ -119,9 +126,11 @@ class HookList(SessionRunHook):
                 _validation.invalid(name, hooks, "a list of SessionRunHook")
             )
         self._hooks: list[Any] = []
+        self._prefixes: list[str] = []
         for index, hook in enumerate(hooks):
             if isinstance(hook, HookList):
                 self._hooks.extend(hook.hooks)
+                self._prefixes.extend(hook._prefixes)  # pylint: disable=protected-access
                 continue
             translated = _tf1_hooks.translate(hook)
             if not is_hook(translated):
@@ -134,6 +143,7 @@ class HookList(SessionRunHook):
                     )
                 )
             self._hooks.append(translated)
+            self._prefixes.append(state_key_prefix)
         self._feeders: list[Any] = []
 
     @property
@@ -246,12 +256,14 @@ class HookList(SessionRunHook):
         )
 
     def state_keys(self) -> list[str]:
-        """A stable key per hook: its class name and its index among hooks of
-        that class."""
+        """A stable key per hook: its group's prefix, its class name and its
+        index among the hooks of that class in that group. (Groups keep the
+        keys of `hooks` the same on a chief, which also has chief-only and
+        default hooks, and on the other workers.)"""
         seen: collections.Counter = collections.Counter()
         keys = []
-        for hook in self._hooks:
-            name = type(hook).__name__
+        for prefix, hook in zip(self._prefixes, self._hooks):
+            name = prefix + type(hook).__name__
             keys.append(f"{name}/{seen[name]}")
             seen[name] += 1
         return keys

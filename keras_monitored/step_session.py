@@ -174,7 +174,7 @@ class StepSession(SessionHandle):
         self._compiled: dict[
             Any, tuple[StepFn, tuple[Callable[..., Any], Callable[..., Any]]]
         ] = {}
-        self._concrete: dict[Any, tuple[Any, tuple]] = {}
+        self._concrete: dict[Any, tuple[Any, tuple, Any]] = {}
         # Shared with later sessions of the same creator: input that was fed
         # as a dataset continues where it was after a recovery.
         self._dataset_iterators = (
@@ -368,9 +368,9 @@ class StepSession(SessionHandle):
         key = (id(function), _signature(args))
         entry = self._concrete.get(key)
         if entry is None:
-            # The entry keeps `args` alive: the key holds ids of iterators,
-            # which must not be reused by other objects while cached.
-            entry = (function.get_concrete_function(*args), args)
+            # The entry keeps `function` and `args` alive: the key holds their
+            # ids, which must not be reused by other objects while cached.
+            entry = (function.get_concrete_function(*args), args, function)
             self._concrete[key] = entry
             if len(self._concrete) > _MAX_COMPILED_STEPS:
                 del self._concrete[next(iter(self._concrete))]

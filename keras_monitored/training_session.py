@@ -173,8 +173,11 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     _validation.check_number("max_wait_secs", max_wait_secs, minimum=0)
     _validation.check_bool("save_graph_def", save_graph_def)
     scaffold = as_scaffold(scaffold)
-    hooks = HookList(hooks, name="hooks").hooks
-    chief_only_hooks = HookList(chief_only_hooks, name="chief_only_hooks").hooks
+    # Groups keep each hook's state key the same on the chief and on workers.
+    hooks = HookList(hooks, name="hooks")
+    chief_only_hooks = HookList(
+        chief_only_hooks, name="chief_only_hooks", state_key_prefix="chief_only/"
+    )
     if strategy is None:
         strategy = tf.distribute.get_strategy()
     elif not isinstance(strategy, tf.distribute.Strategy):
@@ -198,12 +201,15 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
         max_to_keep=max_to_keep,
     )
 
-    checkpoint_hooks = default_checkpoint_hooks(
-        scaffold=scaffold,
-        checkpoint_dir=checkpoint_dir,
-        save_checkpoint_steps=save_checkpoint_steps,
-        save_checkpoint_secs=save_checkpoint_secs,
-        save_graph_def=save_graph_def,
+    checkpoint_hooks = HookList(
+        default_checkpoint_hooks(
+            scaffold=scaffold,
+            checkpoint_dir=checkpoint_dir,
+            save_checkpoint_steps=save_checkpoint_steps,
+            save_checkpoint_secs=save_checkpoint_secs,
+            save_graph_def=save_graph_def,
+        ),
+        state_key_prefix="default/",
     )
     if not roles.resolve_is_chief(is_chief, strategy):
         creator = WorkerSessionCreator(
@@ -216,27 +222,26 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
         )
         # TF1: a worker runs only `hooks`. Under a collective strategy every
         # worker must also take part in each checkpoint save.
-        worker_hooks = (
-            checkpoint_hooks if roles.is_collective(strategy) else []
-        ) + hooks
+        worker_hooks = [hooks]
+        if roles.is_collective(strategy):
+            worker_hooks.insert(0, checkpoint_hooks)
         return MonitoredSession(
             session_creator=creator,
             hooks=worker_hooks,
             stop_grace_period_secs=stop_grace_period_secs,
         )
 
-    all_hooks: list[Any] = list(chief_only_hooks)
-    all_hooks.extend(
+    summary_hooks = HookList(
         default_summary_hooks(
             scaffold=scaffold,
             summary_dir=summary_dir,
             log_step_count_steps=log_step_count_steps,
             save_summaries_steps=save_summaries_steps,
             save_summaries_secs=save_summaries_secs,
-        )
+        ),
+        state_key_prefix="default/",
     )
-    all_hooks.extend(checkpoint_hooks)
-    all_hooks.extend(hooks)
+    all_hooks = [chief_only_hooks, summary_hooks, checkpoint_hooks, hooks]
     creator = ChiefSessionCreator(
         scaffold=scaffold,
         master=master,

@@ -269,3 +269,19 @@ def test_bad_arguments(kwargs, error, message):
 def test_empty_directories_mean_unset_as_in_tf1():
     with km.MonitoredTrainingSession(checkpoint_dir="", summary_dir="") as sess:
         assert hook_summary(sess) == []
+
+
+def test_hook_state_keys_are_the_same_on_chief_and_workers(tmp_path, monkeypatch):
+    def keys(**kwargs):
+        with km.MonitoredTrainingSession(
+            hooks=[km.hooks.LoggingTensorHook(["global_step"], every_n_iter=5)],
+            chief_only_hooks=[km.hooks.LoggingTensorHook(["global_step"], every_n_iter=7)],
+            **kwargs,
+        ) as sess:
+            return dict(zip(sess._hooks.state_keys(), (type(h).__name__ for h in sess.hooks)))
+
+    chief = keys(is_chief=True, checkpoint_dir=str(tmp_path), save_checkpoint_steps=3)
+    km.reset_global_step()
+    worker = keys(is_chief=False)
+    assert "LoggingTensorHook/0" in chief and "LoggingTensorHook/0" in worker
+    assert "chief_only/LoggingTensorHook/0" in chief and "default/CheckpointSaverHook/0" in chief
