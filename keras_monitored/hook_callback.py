@@ -9,11 +9,14 @@ import keras
 import tensorflow as tf
 
 from keras_monitored import _compat
+from keras_monitored import _validation
 from keras_monitored import fetches as fetches_lib
 from keras_monitored import roles
-from keras_monitored.checkpointing import SessionCheckpoints
+from keras_monitored.checkpointing import SessionCheckpoints, latest_checkpoint
 from keras_monitored.hook_list import HookList
+from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
 from keras_monitored.session_handle import SessionHandle
+from keras_monitored.worker_agreement import agreed_checkpoint
 from keras_monitored.session_run_hook import (
     SessionRunArgs,
     SessionRunContext,
@@ -82,6 +85,9 @@ class HookCallback(keras.callbacks.Callback):
       chief_only_hooks: hooks that run only on the chief, before `hooks`.
       is_chief: this process's role; None derives it from the model's
         strategy / TF_CONFIG (no cluster: chief).
+      restore: at the start of fit, restore the latest checkpoint of the
+        hooks' `CheckpointSaverHook` directory (model, optimizer, iteration
+        counter, hooks' state), as TF1's chief restored its checkpoint_dir.
 
     Raises:
       TypeError: a hook is not a hook.
@@ -102,6 +108,7 @@ class HookCallback(keras.callbacks.Callback):
         chief_only_hooks: Iterable[Any] | None = None,
         *,
         is_chief: bool | None = None,
+        restore: bool = True,
     ):
         super().__init__()
         self._hooks = HookList(hooks, name="hooks").hooks
@@ -110,9 +117,10 @@ class HookCallback(keras.callbacks.Callback):
         ).hooks
         if is_chief is not None and not isinstance(is_chief, bool):
             raise TypeError(
-                f"Invalid value for argument `is_chief`. Received: is_chief={is_chief!r}. Expected True, False or None."
+                _validation.invalid("is_chief", is_chief, "True, False or None")
             )
         self._is_chief = is_chief
+        self._restore = _validation.check_bool("restore", restore)
         self._hook_list: HookList | None = None
         self._session: FitSession | None = None
         self._coord: tf.train.Coordinator | None = None
@@ -148,7 +156,27 @@ class HookCallback(keras.callbacks.Callback):
         )
         with self._fit_global_step_registered():
             self._hook_list.begin()
+            if self._restore:
+                self._restore_latest()
             self._hook_list.after_create_session(self._session, self._coord)
+
+    def _restore_latest(self) -> None:
+        """Restores what a CheckpointSaverHook of these hooks saved last."""
+        directories = [h.checkpoint_dir for h in self._hook_list if isinstance(h, CheckpointSaverHook)]
+        if not directories:
+            return
+        directory = directories[0]
+        path = agreed_checkpoint(self._session.agreement, latest_checkpoint(directory), directory)
+        if not path:
+            return
+        strategy = self._session.strategy
+        with strategy.scope():
+            state = self._session.checkpoints.restore(path)
+        self._session.resync_global_step()
+        self._session.restored_checkpoint = path
+        self._session.restored_step = int(self._session.global_step_value())
+        if state:
+            self._hook_list.set_state(state)
 
     @contextlib.contextmanager
     def _fit_global_step_registered(self) -> Iterator[None]:

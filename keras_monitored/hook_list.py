@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 from absl import logging
 
+from keras_monitored import _compat
 from keras_monitored import _tf1_hooks
 from keras_monitored import _validation
 from keras_monitored.session_run_hook import (
@@ -198,9 +199,8 @@ class HookList(SessionRunHook):
                 self._feeders.append(hook)
             if request.options is not None:
                 if options is None:
-                    options = request.options
-                else:
-                    merge_run_options(options, request.options)
+                    options = _compat.run_options()  # never a hook's own object
+                merge_run_options(options, request.options)
         return SessionRunArgs(fetches=fetches, feed_dict=feeds, options=options)
 
     @property

@@ -246,23 +246,33 @@ class _MonitoredSessionBase:
         self._session = session
         self._hooks.after_create_session(session, self._coord)
 
-    def _discard_session(self) -> None:
+    def _discard_session(self, raise_thread_errors: bool = False) -> None:
+        """Stops hook threads and releases the session.
+
+        Args:
+          raise_thread_errors: re-raise what a hook thread reported to the
+            coordinator (TF1's `close()` did), except preemption errors,
+            which are logged; when False (recovery) everything is logged.
+        """
         session, coord = self._session, self._coord
         self._session, self._coord = None, None
-        if coord is not None:
-            coord.request_stop()
-            try:
-                coord.join(
-                    stop_grace_period_secs=self._stop_grace_period_secs,
-                    ignore_live_threads=True,
-                )
-            except Exception as error:  # pylint: disable=broad-except
-                logging.error(
-                    "A hook thread failed while the session was being closed: %s",
-                    error,
-                )
-        if session is not None:
-            session.close()
+        try:
+            if coord is not None:
+                coord.request_stop()
+                try:
+                    coord.join(
+                        stop_grace_period_secs=self._stop_grace_period_secs,
+                        ignore_live_threads=True,
+                    )
+                except PREEMPTION_ERRORS as error:
+                    logging.error("A hook thread reported %s while the session closed.", error)
+                except Exception as error:  # pylint: disable=broad-except
+                    if raise_thread_errors:
+                        raise
+                    logging.error("A hook thread failed: %s", error)
+        finally:
+            if session is not None:
+                session.close()
 
     def _with_recovery(self, call: Callable[[], Any]) -> Any:
         failures = 0
@@ -435,7 +445,7 @@ class _MonitoredSessionBase:
                 self._hooks.end(self._session)
         finally:
             self._closed = True
-            self._discard_session()
+            self._discard_session(raise_thread_errors=True)
 
 
 class MonitoredSession(_MonitoredSessionBase):

@@ -16,12 +16,8 @@ from keras_monitored import _validation
 from keras_monitored import distribute
 from keras_monitored import roles
 from keras_monitored import session_config
-from keras_monitored.checkpointing import (
-    SessionCheckpoints,
-    checkpoint_at_step,
-    checkpoint_step,
-    latest_checkpoint,
-)
+from keras_monitored.checkpointing import SessionCheckpoints, latest_checkpoint
+from keras_monitored.worker_agreement import agreed_checkpoint
 from keras_monitored.global_step import get_or_create_global_step
 from keras_monitored.scaffold import as_scaffold
 from keras_monitored.step_session import StepSession
@@ -147,39 +143,6 @@ class SessionCreator(abc.ABC):
         session.restored_step = int(session.global_step_value())
         session.restored_hook_state = state
 
-    def _agreed_checkpoint(
-        self, session: StepSession, path: str | None, directory: str | None
-    ) -> str | None:
-        """The checkpoint to restore: `path`, or under a collective strategy
-        the one the chief found (a worker that looked at another moment could
-        see another, and run other collectives than the chief).
-
-        Raises:
-          tf.errors.NotFoundError: the chief's checkpoint is not in this
-            worker's view of `directory` (not shared storage?).
-        """
-        if not session.agreement.collective:
-            return path
-        local = checkpoint_step(path)
-        # Shifted by one: "no checkpoint" travels as 0.
-        step = (
-            session.agreement.chief_value(0 if local is None else local + 1) - 1
-        )
-        if step < 0:
-            return None
-        if local == step:
-            return path
-        agreed = checkpoint_at_step(directory, step)
-        if agreed is None:
-            raise tf.errors.NotFoundError(
-                None,
-                None,
-                f"The chief restores the checkpoint of step {step}, which this "
-                f"worker cannot find in {directory!r}: checkpoint_dir must be "
-                "storage every worker shares.",
-            )
-        return agreed
-
     def _initialize_once(self, session: StepSession) -> None:
         if not self._created_once:
             with self._strategy.scope():
@@ -249,8 +212,8 @@ class ChiefSessionCreator(SessionCreator):
 
     def create_session(self) -> StepSession:
         session = self._new_session()
-        path = self._agreed_checkpoint(
-            session,
+        path = agreed_checkpoint(
+            session.agreement,
             self._checkpoint_filename_with_path
             or latest_checkpoint(self._checkpoint_dir),
             self._checkpoint_dir,
@@ -317,8 +280,8 @@ class WorkerSessionCreator(SessionCreator):
     def create_session(self) -> StepSession:
         session = self._new_session()
         if roles.is_collective(self._strategy):
-            path = self._agreed_checkpoint(
-                session,
+            path = agreed_checkpoint(
+                session.agreement,
                 latest_checkpoint(self._checkpoint_dir),
                 self._checkpoint_dir,
             )

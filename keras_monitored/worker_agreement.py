@@ -80,3 +80,35 @@ class WorkerAgreement:
                 tf.constant(int(value), tf.int64), tf.constant(chief_only)
             ).numpy()
         )
+
+
+def agreed_checkpoint(agreement: WorkerAgreement, path: str | None, directory: str | None) -> str | None:
+    """The checkpoint to restore: `path`, or under a collective strategy the
+    one the chief found (a worker that looked at another moment could see
+    another one, and then run other collectives than the chief).
+
+    Raises:
+      tf.errors.NotFoundError: the chief's checkpoint is not in this worker's
+        view of `directory` (not shared storage?).
+    """
+    from keras_monitored.checkpointing import checkpoint_at_step, checkpoint_step  # pylint: disable=import-outside-toplevel
+
+    if not agreement.collective:
+        return path
+    local = checkpoint_step(path)
+    # Shifted by one: "no checkpoint" travels as 0.
+    step = agreement.chief_value(0 if local is None else local + 1) - 1
+    if step < 0:
+        return None
+    if local == step:
+        return path
+    agreed = checkpoint_at_step(directory, step)
+    if agreed is None:
+        raise tf.errors.NotFoundError(
+            None,
+            None,
+            f"The chief restores the checkpoint of step {step}, which this "
+            f"worker cannot find in {directory!r}: checkpoint_dir must be "
+            "storage every worker shares.",
+        )
+    return agreed

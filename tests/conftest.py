@@ -24,6 +24,14 @@ tf.config.set_logical_device_configuration(
 
 
 @pytest.fixture(autouse=True)
+def in_a_scratch_directory(tmp_path_factory, monkeypatch):
+    """Tests run in a temporary working directory: whatever writes to '.'
+    (TF1's ProfilerHook constructor makes an events file there) stays out of
+    the repository."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(autouse=True)
 def fresh_global_step():
     """TF1 tests used a fresh graph each; km has one global step per process."""
     km.reset_global_step()

@@ -287,6 +287,35 @@ def listener_requests_stop(program, tmp_path):
     return trace, _checkpoint_steps(directory)
 
 
+class ThreadFails(tf1.train.SessionRunHook):
+    """Starts a coordinator thread that reports an error at the third run."""
+
+    def __init__(self):
+        self.runs = 0
+
+    def after_create_session(self, session, coord):
+        self.coord = coord
+
+    def after_run(self, run_context, run_values):
+        self.runs += 1
+        if self.runs == 3:
+            try:
+                raise ValueError("input thread failed")
+            except ValueError as error:
+                self.coord.request_stop(error)
+
+
+def hook_thread_reports_an_error(program, tmp_path):
+    trace = []
+    program.build()
+
+    def body():
+        with program.session(hooks=[program.recorder(trace), ThreadFails()]) as sess:
+            _loop_until_stop(program, sess)
+
+    return trace, outcome_of(body)
+
+
 SCENARIOS = [
     plain_run,
     request_stop_mid_run,
@@ -306,6 +335,7 @@ SCENARIOS = [
     double_close,
     checkpoint_saver_listener_timing,
     listener_requests_stop,
+    hook_thread_reports_an_error,
 ]
 
 

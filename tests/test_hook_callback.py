@@ -316,3 +316,33 @@ def test_a_failed_fit_leaves_the_process_global_step_alone():
     with km.MonitoredSession() as sess:
         sess.run(lambda: {})
     assert int(model.optimizer.iterations.numpy()) == 1 and own.numpy() == 1
+
+
+def test_a_second_fit_resumes_from_the_hooks_checkpoint(tmp_path):
+    """TF1 chief semantics in fit: the CheckpointSaverHook's directory is
+    restored at the start (weights, optimizer, iterations, hooks' state)."""
+    x, y = make_data()
+
+    def fit_with(model, epochs, extra=()):
+        logger = km.hooks.LoggingTensorHook({"step": "global_step"}, every_n_iter=5)
+        hooks = [km.hooks.CheckpointSaverHook(str(tmp_path), save_steps=4), logger,
+                 km.hooks.StopAtStepHook(num_steps=6)]
+        callbacks = [km.HookCallback(hooks), *extra]
+        with captured_lines(r"^step = ") as lines:
+            model.fit(x, y, batch_size=8, epochs=epochs, verbose=0, callbacks=callbacks)
+        return [int(line.split(" ")[2]) for line in lines]
+
+    first = make_model()
+    assert fit_with(first, 10) == [1, 6]
+    weights = first.get_weights()
+    second = make_model()
+    assert not np.allclose(second.get_weights()[0], weights[0])  # a fresh start
+    seen = []
+    spy = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: seen.append(second.get_weights()))
+    # Restored: iterations 6 (so StopAtStepHook(num_steps=6) ends at 12), the
+    # logger's cadence (next line at step 11, not at once), the weights.
+    second_lines = fit_with(second, 10, extra=[spy])
+    assert second_lines == [11]
+    assert int(second.optimizer.iterations.numpy()) == 12
+    for got, want in zip(seen[0], weights):
+        np.testing.assert_array_equal(got, want)
