@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from typing import Any, Iterable
 
 from absl import flags
@@ -75,7 +76,7 @@ _FLOAT_FLAGS = {
 
 # Strategies made by strategy_from_flags, per flag set: a process may create
 # MultiWorkerMirroredStrategy (and connect to a TPU) only once.
-_strategies: dict[tuple, tf.distribute.Strategy] = {}
+_strategies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
@@ -181,8 +182,9 @@ def strategy_from_flags(
       The strategy; create the model and optimizer under its `scope()`.
     """
     name = strategy_name(flag_values)
-    key = (id(flag_values), name, flag_values.tpu)
-    strategy = _strategies.get(key)
+    key = (name, flag_values.tpu)
+    made = _strategies.setdefault(flag_values, {})
+    strategy = made.get(key)
     if strategy is None:
         if name == "default":
             strategy = tf.distribute.get_strategy()
@@ -197,7 +199,7 @@ def strategy_from_flags(
             strategy = tf.distribute.MultiWorkerMirroredStrategy()
         else:
             strategy = distribute.tpu_strategy(flag_values.tpu or "")
-        _strategies[key] = strategy
+        made[key] = strategy
     return strategy
 
 

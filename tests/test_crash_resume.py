@@ -28,27 +28,32 @@ def digest_of(checkpoint_path):
     return example.weights_digest(model)
 
 
-def start_example(checkpoint_dir, *flags):
+def start_example(checkpoint_dir, log_path, *flags):
+    """Starts the example; its output goes to a file (a pipe nobody reads
+    could fill up and block it)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
-    return subprocess.Popen(
-        [
-            sys.executable,
-            os.path.join(REPO, "examples", "train.py"),
-            f"--checkpoint_dir={checkpoint_dir}",
-            *flags,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
+    with open(log_path, "w") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                os.path.join(REPO, "examples", "train.py"),
+                f"--checkpoint_dir={checkpoint_dir}",
+                *flags,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
 
 
 def test_sigkill_mid_run_then_resume(tmp_path):
     checkpoint_dir = str(tmp_path / "run")
+    log_path = tmp_path / "killed.log"
     proc = start_example(
         checkpoint_dir,
+        log_path,
         "--max_steps=100000000",
         "--save_checkpoint_steps=40",
         "--log_every_n_steps=1000",
@@ -63,7 +68,7 @@ def test_sigkill_mid_run_then_resume(tmp_path):
             )
             if step is not None and step >= 120:
                 break
-            assert proc.poll() is None, proc.stdout.read()
+            assert proc.poll() is None, log_path.read_text()[-3000:]
             time.sleep(0.05)
         else:
             raise AssertionError("the example never reached step 120")

@@ -145,19 +145,6 @@ def final_ops_values(program):
     return {k: float(v) for k, v in final.final_ops_values.items()}
 
 
-def stop_at_step_translated(program):
-    trace = []
-    program.build()
-    km.get_or_create_global_step() if program.kind == "km" else None
-    hooks = [
-        program.recorder(trace),
-        program.hook("StopAtStepHook", num_steps=3),
-    ]
-    with program.session(hooks=hooks) as sess:
-        _loop(program, sess)
-    return trace
-
-
 @pytest.mark.parametrize(
     "scenario",
     [
@@ -210,13 +197,6 @@ def test_nan_tensor_hook_requests_stop_like_tf1():
     assert tf1_stopped and km_stopped
     assert (
         tf1_trace[-2][0] == "rec.after_run" and tf1_trace[-2][1]["step"] == 4.0
-    )
-
-
-def test_stop_at_step_translated():
-    assert_same_trace(
-        stop_at_step_translated(TF1Program()),
-        stop_at_step_translated(KMProgram()),
     )
 
 

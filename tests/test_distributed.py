@@ -235,7 +235,13 @@ def run_workers(tmp_path, run_name, *flags, kill_worker_at=None, timeout=240):
                 text=True,
             )
         )
-    outputs = [p.communicate(timeout=timeout)[0] for p in processes]
+    try:
+        outputs = [p.communicate(timeout=timeout)[0] for p in processes]
+    finally:
+        for process in processes:  # never leave a worker behind
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     return processes, outputs, scratch
 
 
@@ -309,7 +315,6 @@ def test_multi_worker_chief_only_hooks_and_a_session_inside_the_scope(tmp_path):
 
 @pytest.mark.slow
 def test_multi_worker_kill_a_worker_then_restart_both(tmp_path):
-    start = time.time()
     processes, outputs, _ = run_workers(
         tmp_path,
         "killed",
@@ -318,9 +323,10 @@ def test_multi_worker_kill_a_worker_then_restart_both(tmp_path):
         kill_worker_at=25,
     )
     assert processes[1].returncode == -9
-    # The chief sees the peer fail and exits instead of retrying for minutes.
+    # The chief sees the peer fail and exits at once: no in-process retries,
+    # which cannot succeed once TF aborted the collectives.
     assert processes[0].returncode != 0 and "a peer worker failed" in outputs[0]
-    assert time.time() - start < 120
+    assert "Recreating the session" not in outputs[0]
     assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")).endswith(
         "model.ckpt-20"
     )
@@ -342,7 +348,7 @@ def test_multi_worker_kill_a_worker_then_restart_both(tmp_path):
 # -- TPU: what can be checked without one ------------------------------------
 
 
-def test_master_is_not_reported_under_a_tpu_strategy_only(caplog, mirrored):
+def test_a_master_address_outside_tpu_is_reported_with_the_tpu_recipe(caplog, mirrored):
     import logging
 
     caplog.set_level(logging.WARNING)
@@ -350,21 +356,13 @@ def test_master_is_not_reported_under_a_tpu_strategy_only(caplog, mirrored):
         master="grpc://10.0.0.2:8470", strategy=mirrored
     ) as sess:
         sess.run(lambda: {})
-    assert "km.distribute.tpu_strategy" in caplog.text
-    assert km.distribute.is_tpu(mirrored) is False
+    assert "master='grpc://10.0.0.2:8470' has no meaning in TF2 outside TPUStrategy" in caplog.text
+    assert "km.distribute.tpu_strategy(master)" in caplog.text
 
 
 def test_tpu_strategy_rejects_a_non_string_address():
     with pytest.raises(TypeError, match="tpu=8470"):
         km.distribute.tpu_strategy(8470)
-
-
-def test_tpu_cluster_resolver_reads_a_tf1_master_address():
-    # TPUStrategy itself needs a TPU; the address handling does not.
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-        tpu="grpc://10.0.0.2:8470"
-    )
-    assert resolver.master() == "grpc://10.0.0.2:8470"
 
 
 def test_a_distributed_dataset_can_be_fed_directly(mirrored):

@@ -158,8 +158,14 @@ def test_train_example_multi_worker(tmp_path):
                 cwd=REPO,
             )
         )
-    for process in processes:
-        out, err = process.communicate(timeout=240)
+    try:
+        outputs = [process.communicate(timeout=240) for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    for process, (out, err) in zip(processes, outputs):
         assert process.returncode == 0, err[-3000:]
         assert "done global_step=30" in out
     names = os.listdir(tmp_path)

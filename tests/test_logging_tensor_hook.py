@@ -120,29 +120,6 @@ def test_next_trigger_step_maps_iterations_to_global_steps():
 
 
 @pytest.mark.parametrize(
-    "args, kwargs",
-    [
-        pytest.param(({"a": "a"},), {}, id="nothing"),
-        pytest.param(
-            ({"a": "a"},), dict(every_n_iter=1, every_n_secs=1), id="both"
-        ),
-        pytest.param(({"a": "a"},), dict(every_n_iter=0), id="zero_iter"),
-        pytest.param(
-            ({"a": "a"},),
-            dict(every_n_iter=-2, at_end=True),
-            id="negative_iter",
-        ),
-    ],
-)
-def test_tf1_errors_and_messages(args, kwargs):
-    with pytest.raises(ValueError) as tf1_error:
-        tf.compat.v1.train.LoggingTensorHook(*args, **kwargs)
-    with pytest.raises(ValueError) as km_error:
-        km.hooks.LoggingTensorHook(*args, **kwargs)
-    assert str(km_error.value).startswith(str(tf1_error.value))
-
-
-@pytest.mark.parametrize(
     "kwargs, error, message",
     [
         pytest.param(

@@ -173,6 +173,7 @@ TF1_VALIDATION = [
     ("LoggingTensorHook", (["a"],), {}),
     ("LoggingTensorHook", (["a"],), dict(every_n_iter=1, every_n_secs=1)),
     ("LoggingTensorHook", (["a"],), dict(every_n_iter=0)),
+    ("LoggingTensorHook", (["a"],), dict(every_n_iter=-2, at_end=True)),
     ("StepCounterHook", (), dict(every_n_steps=None)),
     ("StepCounterHook", (), dict(every_n_steps=2, every_n_secs=2)),
     (

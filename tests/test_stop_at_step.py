@@ -40,22 +40,6 @@ def test_next_trigger_step_is_the_stop_step():
 
 
 @pytest.mark.parametrize(
-    "kwargs, error",
-    [
-        pytest.param({}, ValueError, id="neither"),
-        pytest.param(dict(num_steps=1, last_step=2), ValueError, id="both"),
-    ],
-)
-def test_tf1_errors_and_messages(kwargs, error):
-    with pytest.raises(error) as tf1_error:
-        tf.compat.v1.train.StopAtStepHook(**kwargs)
-    with pytest.raises(error) as km_error:
-        km.StopAtStepHook(**kwargs)
-    assert str(km_error.value).startswith(str(tf1_error.value))
-    assert "Received: num_steps=" in str(km_error.value)
-
-
-@pytest.mark.parametrize(
     "kwargs, error, message",
     [
         pytest.param(

@@ -158,9 +158,14 @@ def test_non_chief_waits_for_the_chiefs_checkpoint_then_restores(tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-1")
 
 
-def test_config_threads_and_master_are_reported_not_fatal(caplog):
+def test_config_and_master_are_reported_not_fatal(caplog, monkeypatch):
+    from keras_monitored import session_config
+
+    monkeypatch.setattr(session_config, "_warned", set())  # each reported once
+    tf.constant(0)  # the runtime is up: thread settings can no longer change
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
     config = tf.compat.v1.ConfigProto(
-        intra_op_parallelism_threads=1,
+        intra_op_parallelism_threads=threads + 3,
         gpu_options=tf.compat.v1.GPUOptions(allow_growth=True),
     )
     with km.MonitoredTrainingSession(
@@ -168,7 +173,10 @@ def test_config_threads_and_master_are_reported_not_fatal(caplog):
     ) as sess:
         sess.run(lambda: {})
     text = caplog.text
-    assert "gpu_options" in text and "master='grpc://nowhere:1'" in text
+    assert f"config.intra_op_parallelism_threads={threads + 3} not applied" in text
+    assert "ConfigProto fields ['gpu_options'] have no TF2 equivalent" in text
+    assert "master='grpc://nowhere:1' has no meaning in TF2" in text
+    assert tf.config.threading.get_intra_op_parallelism_threads() == threads
 
 
 @pytest.mark.parametrize(
