@@ -10,13 +10,13 @@ import tensorflow as tf
 
 from keras_monitored import _compat
 from keras_monitored import _validation
-from keras_monitored import fetches as fetches_lib
-from keras_monitored import roles
-from keras_monitored.checkpointing import SessionCheckpoints, latest_checkpoint
+from keras_monitored import _fetches as fetches_lib
+from keras_monitored import _roles as roles
+from keras_monitored._checkpointing import SessionCheckpoints, latest_checkpoint
 from keras_monitored.hook_list import HookList
 from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
 from keras_monitored.session_handle import SessionHandle
-from keras_monitored.worker_agreement import agreed_checkpoint
+from keras_monitored._worker_agreement import agreed_checkpoint
 from keras_monitored.session_run_hook import (
     SessionRunArgs,
     SessionRunContext,
@@ -162,11 +162,17 @@ class HookCallback(keras.callbacks.Callback):
 
     def _restore_latest(self) -> None:
         """Restores what a CheckpointSaverHook of these hooks saved last."""
-        directories = [h.checkpoint_dir for h in self._hook_list if isinstance(h, CheckpointSaverHook)]
+        directories = [
+            h.checkpoint_dir
+            for h in self._hook_list
+            if isinstance(h, CheckpointSaverHook)
+        ]
         if not directories:
             return
         directory = directories[0]
-        path = agreed_checkpoint(self._session.agreement, latest_checkpoint(directory), directory)
+        path = agreed_checkpoint(
+            self._session.agreement, latest_checkpoint(directory), directory
+        )
         if not path:
             return
         strategy = self._session.strategy

@@ -12,8 +12,8 @@ from absl import logging
 
 from keras_monitored import _compat
 from keras_monitored import _validation
-from keras_monitored import fetches as fetches_lib
-from keras_monitored import roles
+from keras_monitored import _fetches as fetches_lib
+from keras_monitored import _roles as roles
 from keras_monitored.hook_list import (
     HookList,
     check_feed_conflicts,
@@ -265,7 +265,10 @@ class _MonitoredSessionBase:
                         ignore_live_threads=True,
                     )
                 except PREEMPTION_ERRORS as error:
-                    logging.error("A hook thread reported %s while the session closed.", error)
+                    logging.error(
+                        "A hook thread reported %s while the session closed.",
+                        error,
+                    )
                 except Exception as error:  # pylint: disable=broad-except
                     if raise_thread_errors:
                         raise

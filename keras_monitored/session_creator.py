@@ -14,10 +14,10 @@ from absl import logging
 from keras_monitored import _compat
 from keras_monitored import _validation
 from keras_monitored import distribute
-from keras_monitored import roles
-from keras_monitored import session_config
-from keras_monitored.checkpointing import SessionCheckpoints, latest_checkpoint
-from keras_monitored.worker_agreement import agreed_checkpoint
+from keras_monitored import _roles as roles
+from keras_monitored import _session_config as session_config
+from keras_monitored._checkpointing import SessionCheckpoints, latest_checkpoint
+from keras_monitored._worker_agreement import agreed_checkpoint
 from keras_monitored.global_step import get_or_create_global_step
 from keras_monitored.scaffold import as_scaffold
 from keras_monitored.step_session import StepSession

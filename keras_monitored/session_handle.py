@@ -16,10 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_monitored import _compat
-from keras_monitored import fetches as fetches_lib
-from keras_monitored import roles
-from keras_monitored.worker_agreement import WorkerAgreement
-from keras_monitored.checkpointing import (
+from keras_monitored import _fetches as fetches_lib
+from keras_monitored import _roles as roles
+from keras_monitored._worker_agreement import WorkerAgreement
+from keras_monitored._checkpointing import (
     DEFAULT_BASENAME,
     CheckpointWriter,
     SessionCheckpoints,

@@ -20,10 +20,10 @@ from absl import logging
 
 from keras_monitored import _compat
 from keras_monitored import exposed_tensors
-from keras_monitored import fetches as fetches_lib
-from keras_monitored.checkpointing import SessionCheckpoints
+from keras_monitored import _fetches as fetches_lib
+from keras_monitored._checkpointing import SessionCheckpoints
 from keras_monitored.session_handle import SessionHandle
-from keras_monitored.step_summaries import (
+from keras_monitored._step_summaries import (
     StepSummaryRecorder,
     SummaryTarget,
     summary_step_after,

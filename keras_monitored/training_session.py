@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import tensorflow as tf
 
 from keras_monitored import _validation
-from keras_monitored import roles
+from keras_monitored import _roles as roles
 from keras_monitored.hook_list import HookList
 from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
 from keras_monitored.hooks.step_counter import StepCounterHook
@@ -176,7 +176,9 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     # Groups keep each hook's state key the same on the chief and on workers.
     hooks = HookList(hooks, name="hooks")
     chief_only_hooks = HookList(
-        chief_only_hooks, name="chief_only_hooks", state_key_prefix="chief_only/"
+        chief_only_hooks,
+        name="chief_only_hooks",
+        state_key_prefix="chief_only/",
     )
     if strategy is None:
         strategy = tf.distribute.get_strategy()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keras_monitored import summary_writers
+from keras_monitored import _summary_writers as summary_writers
 
 
 def abandon(session) -> None:

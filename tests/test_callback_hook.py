@@ -212,9 +212,7 @@ def test_terminate_on_nan_and_reduce_lr_on_plateau():
     weights[0][:] = np.nan
     model.set_weights(weights)
     km.reset_global_step()
-    hook = train_with_session(
-        model, [keras.callbacks.TerminateOnNaN()], 3
-    )
+    hook = train_with_session(model, [keras.callbacks.TerminateOnNaN()], 3)
     assert model.stop_training and km.get_global_step().numpy() == 1
     assert hook.callbacks[0].model is model
 

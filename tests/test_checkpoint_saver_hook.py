@@ -91,11 +91,15 @@ def test_creation_save_is_skipped_for_the_checkpoint_just_restored(tmp_path):
 
     def run(last_step):
         creator = km.ChiefSessionCreator(
-            scaffold=km.Scaffold(checkpoint={"w": weight}), checkpoint_dir=str(tmp_path)
+            scaffold=km.Scaffold(checkpoint={"w": weight}),
+            checkpoint_dir=str(tmp_path),
         )
-        saver = km.CheckpointSaverHook(str(tmp_path), save_steps=10, listeners=[LogListener(log)])
+        saver = km.CheckpointSaverHook(
+            str(tmp_path), save_steps=10, listeners=[LogListener(log)]
+        )
         with km.MonitoredSession(
-            session_creator=creator, hooks=[saver, km.StopAtStepHook(last_step=last_step)]
+            session_creator=creator,
+            hooks=[saver, km.StopAtStepHook(last_step=last_step)],
         ) as sess:
             while not sess.should_stop():
                 sess.run(increment_step(weight))

@@ -310,7 +310,9 @@ def hook_thread_reports_an_error(program, tmp_path):
     program.build()
 
     def body():
-        with program.session(hooks=[program.recorder(trace), ThreadFails()]) as sess:
+        with program.session(
+            hooks=[program.recorder(trace), ThreadFails()]
+        ) as sess:
             _loop_until_stop(program, sess)
 
     return trace, outcome_of(body)

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -183,7 +182,7 @@ def test_mirrored_step_summaries_are_written_once(mirrored, tmp_path):
     ) as sess:
         for _ in range(3):
             sess.run(step)
-    km.summary_writers.flush()
+    km._summary_writers.flush()
     steps = [
         e.step
         for p in os.listdir(tmp_path)
@@ -348,7 +347,9 @@ def test_multi_worker_kill_a_worker_then_restart_both(tmp_path):
 # -- TPU: what can be checked without one ------------------------------------
 
 
-def test_a_master_address_outside_tpu_is_reported_with_the_tpu_recipe(caplog, mirrored):
+def test_a_master_address_outside_tpu_is_reported_with_the_tpu_recipe(
+    caplog, mirrored
+):
     import logging
 
     caplog.set_level(logging.WARNING)
@@ -356,7 +357,10 @@ def test_a_master_address_outside_tpu_is_reported_with_the_tpu_recipe(caplog, mi
         master="grpc://10.0.0.2:8470", strategy=mirrored
     ) as sess:
         sess.run(lambda: {})
-    assert "master='grpc://10.0.0.2:8470' has no meaning in TF2 outside TPUStrategy" in caplog.text
+    assert (
+        "master='grpc://10.0.0.2:8470' has no meaning in TF2 outside TPUStrategy"
+        in caplog.text
+    )
     assert "km.distribute.tpu_strategy(master)" in caplog.text
 
 

@@ -18,7 +18,10 @@ def test_readme_snippet_trains_and_checkpoints(tmp_path):
         code = re.search(r"```python\n(.+?)\n```", handle.read(), re.S).group(1)
     code = code.replace('"/tmp/run"', repr(str(tmp_path)))
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2"),
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -28,7 +31,9 @@ def test_readme_snippet_trains_and_checkpoints(tmp_path):
 def test_migration_guide_recipe_loads_a_tf1_checkpoint_eagerly(tmp_path):
     path = str(tmp_path / "model.ckpt-7")
     with tf.Graph().as_default():
-        w1 = tf.compat.v1.get_variable("w1", initializer=np.full((2, 2), 3.0, np.float32))
+        w1 = tf.compat.v1.get_variable(
+            "w1", initializer=np.full((2, 2), 3.0, np.float32)
+        )
         with tf.compat.v1.Session() as session:
             session.run(tf.compat.v1.global_variables_initializer())
             tf.compat.v1.train.Saver().save(session, path)

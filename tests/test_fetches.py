@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import keras_monitored as km
-from keras_monitored import fetches as fetches_lib
+from keras_monitored import _fetches as fetches_lib
 
 Pair = collections.namedtuple("Pair", ["loss", "step"])
 

@@ -129,8 +129,12 @@ def test_strategy_from_flags_is_made_once():
 
 
 def test_summary_flags_and_an_explicit_strategy(tmp_path, mirrored):
-    values = parsed(f"--checkpoint_dir={tmp_path / 'ckpt'}", f"--summary_dir={tmp_path / 'tb'}",
-                    "--save_summaries_steps=2", "--max_steps=4")
+    values = parsed(
+        f"--checkpoint_dir={tmp_path / 'ckpt'}",
+        f"--summary_dir={tmp_path / 'tb'}",
+        "--save_summaries_steps=2",
+        "--max_steps=4",
+    )
     with mirrored.scope():
         weight = tf.Variable(1.0)
 
@@ -138,24 +142,41 @@ def test_summary_flags_and_an_explicit_strategy(tmp_path, mirrored):
         tf.summary.scalar("w", weight)
         return {}
 
-    with km_flags.session_from_flags(flag_values=values, strategy=mirrored) as sess:
-        summary = [h for h in sess.hooks if isinstance(h, km.SummarySaverHook)][0]
+    with km_flags.session_from_flags(
+        flag_values=values, strategy=mirrored
+    ) as sess:
+        summary = [h for h in sess.hooks if isinstance(h, km.SummarySaverHook)][
+            0
+        ]
         assert summary._timer.every_steps == 2
         while not sess.should_stop():
             sess.run(step)
     assert isinstance(km.get_global_step(), tf.distribute.DistributedValues)
     assert any(n.startswith("events.out") for n in os.listdir(tmp_path / "tb"))
-    assert not any(n.startswith("events.out") for n in os.listdir(tmp_path / "ckpt"))
+    assert not any(
+        n.startswith("events.out") for n in os.listdir(tmp_path / "ckpt")
+    )
 
 
 @pytest.mark.parametrize(
     "tf_config, expected",
     [
         pytest.param("not json", "default", id="malformed"),
-        pytest.param(json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}),
-                     "default", id="one_task"),
-        pytest.param(json.dumps({"cluster": {"chief": ["a:1"], "worker": ["b:2"]}}), "multi_worker_mirrored",
-                     id="chief_and_worker"),
+        pytest.param(
+            json.dumps(
+                {
+                    "cluster": {"worker": ["a:1"]},
+                    "task": {"type": "worker", "index": 0},
+                }
+            ),
+            "default",
+            id="one_task",
+        ),
+        pytest.param(
+            json.dumps({"cluster": {"chief": ["a:1"], "worker": ["b:2"]}}),
+            "multi_worker_mirrored",
+            id="chief_and_worker",
+        ),
     ],
 )
 def test_auto_strategy_reads_tf_config(monkeypatch, tf_config, expected):

@@ -324,12 +324,24 @@ def test_a_second_fit_resumes_from_the_hooks_checkpoint(tmp_path):
     x, y = make_data()
 
     def fit_with(model, epochs, extra=()):
-        logger = km.hooks.LoggingTensorHook({"step": "global_step"}, every_n_iter=5)
-        hooks = [km.hooks.CheckpointSaverHook(str(tmp_path), save_steps=4), logger,
-                 km.hooks.StopAtStepHook(num_steps=6)]
+        logger = km.hooks.LoggingTensorHook(
+            {"step": "global_step"}, every_n_iter=5
+        )
+        hooks = [
+            km.hooks.CheckpointSaverHook(str(tmp_path), save_steps=4),
+            logger,
+            km.hooks.StopAtStepHook(num_steps=6),
+        ]
         callbacks = [km.HookCallback(hooks), *extra]
         with captured_lines(r"^step = ") as lines:
-            model.fit(x, y, batch_size=8, epochs=epochs, verbose=0, callbacks=callbacks)
+            model.fit(
+                x,
+                y,
+                batch_size=8,
+                epochs=epochs,
+                verbose=0,
+                callbacks=callbacks,
+            )
         return [int(line.split(" ")[2]) for line in lines]
 
     first = make_model()
@@ -338,7 +350,9 @@ def test_a_second_fit_resumes_from_the_hooks_checkpoint(tmp_path):
     second = make_model()
     assert not np.allclose(second.get_weights()[0], weights[0])  # a fresh start
     seen = []
-    spy = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: seen.append(second.get_weights()))
+    spy = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: seen.append(second.get_weights())
+    )
     # Restored: iterations 6 (so StopAtStepHook(num_steps=6) ends at 12), the
     # logger's cadence (next line at step 11, not at once), the weights.
     second_lines = fit_with(second, 10, extra=[spy])

@@ -360,8 +360,12 @@ def test_tf1_session_creator_and_scaffold_are_translated(tmp_path):
 
 def test_run_options_are_merged_with_tf1s_rules():
     seen = []
-    first_options = tf1.RunOptions(timeout_in_ms=5, report_tensor_allocations_upon_oom=True)
-    second_options = tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE, timeout_in_ms=99)
+    first_options = tf1.RunOptions(
+        timeout_in_ms=5, report_tensor_allocations_upon_oom=True
+    )
+    second_options = tf1.RunOptions(
+        trace_level=tf1.RunOptions.FULL_TRACE, timeout_in_ms=99
+    )
 
     class Asks(km.SessionRunHook):
         def __init__(self, options):
@@ -374,17 +378,29 @@ def test_run_options_are_merged_with_tf1s_rules():
             seen.append(run_values)
 
     caller = tf1.RunOptions(timeout_in_ms=50, inter_op_thread_pool=2)
-    with km.MonitoredSession(hooks=[Asks(first_options), Asks(second_options)]) as sess:
+    with km.MonitoredSession(
+        hooks=[Asks(first_options), Asks(second_options)]
+    ) as sess:
         sess.run(counter_step, options=caller)
     merged = seen[0].options
-    assert seen[1].options is merged and merged is caller  # TF1 merged into the caller's
+    assert (
+        seen[1].options is merged and merged is caller
+    )  # TF1 merged into the caller's
     assert merged.trace_level == tf1.RunOptions.FULL_TRACE  # max
-    assert merged.timeout_in_ms == 99 and merged.inter_op_thread_pool == 2  # max
+    assert (
+        merged.timeout_in_ms == 99 and merged.inter_op_thread_pool == 2
+    )  # max
     assert merged.report_tensor_allocations_upon_oom  # or
-    assert type(seen[0].run_metadata).__name__ == "RunMetadata" and seen[0].results is None
+    assert (
+        type(seen[0].run_metadata).__name__ == "RunMetadata"
+        and seen[0].results is None
+    )
     # The hooks' own objects are untouched.
     assert first_options.timeout_in_ms == 5 and first_options.trace_level == 0
-    assert second_options.timeout_in_ms == 99 and not second_options.report_tensor_allocations_upon_oom
+    assert (
+        second_options.timeout_in_ms == 99
+        and not second_options.report_tensor_allocations_upon_oom
+    )
 
 
 def test_a_lambda_recreated_each_iteration_compiles_once():
@@ -494,7 +510,9 @@ def test_run_step_fn_is_retried_after_a_preemption():
         attempts.append(step_context)
         result = step_context.run_with_hooks(counter_step)
         if len(attempts) == 1:
-            raise tf.errors.UnavailableError(None, None, "lost the parameter server")
+            raise tf.errors.UnavailableError(
+                None, None, "lost the parameter server"
+            )
         return result
 
     with km.MonitoredSession(hooks=[Calls(log)]) as sess:
@@ -502,7 +520,16 @@ def test_run_step_fn_is_retried_after_a_preemption():
     # A new StepContext, after_create_session again, then the whole step_fn.
     assert len(attempts) == 2 and attempts[0] is not attempts[1]
     assert attempts[0].session is not attempts[1].session
-    assert log == ["begin", "create@0", "before", "after", "create@1", "before", "after", "end@2"]
+    assert log == [
+        "begin",
+        "create@0",
+        "before",
+        "after",
+        "create@1",
+        "before",
+        "after",
+        "end@2",
+    ]
 
 
 def test_tf1_worker_session_creator_is_translated_and_raw_session_ends_with_close():
@@ -521,13 +548,19 @@ def test_worker_waits_for_the_chiefs_first_checkpoint(tmp_path):
 
     def chief_saves_later():
         time.sleep(1.5)
-        chief = tf.train.Checkpoint(w=tf.Variable(4.0), global_step=tf.Variable(7, dtype=tf.int64))
-        tf.train.CheckpointManager(chief, str(tmp_path), 5, checkpoint_name="model.ckpt").save(7)
+        chief = tf.train.Checkpoint(
+            w=tf.Variable(4.0), global_step=tf.Variable(7, dtype=tf.int64)
+        )
+        tf.train.CheckpointManager(
+            chief, str(tmp_path), 5, checkpoint_name="model.ckpt"
+        ).save(7)
 
     thread = threading.Thread(target=chief_saves_later)
     thread.start()
     started = time.monotonic()
-    creator = km.WorkerSessionCreator(scaffold=scaffold, max_wait_secs=60, checkpoint_dir=str(tmp_path))
+    creator = km.WorkerSessionCreator(
+        scaffold=scaffold, max_wait_secs=60, checkpoint_dir=str(tmp_path)
+    )
     with km.MonitoredSession(session_creator=creator) as sess:
         waited = time.monotonic() - started
         assert weight.numpy() == 4.0 and sess.run("global_step") == 7

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import keras_monitored as km
-from keras_monitored import summary_writers
+from keras_monitored import _summary_writers as summary_writers
 from tests.crash import abandon
 from tests.test_timer import FakeClock
 

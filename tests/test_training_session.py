@@ -159,7 +159,7 @@ def test_non_chief_waits_for_the_chiefs_checkpoint_then_restores(tmp_path):
 
 
 def test_config_and_master_are_reported_not_fatal(caplog, monkeypatch):
-    from keras_monitored import session_config
+    from keras_monitored import _session_config as session_config
 
     monkeypatch.setattr(session_config, "_warned", set())  # each reported once
     tf.constant(0)  # the runtime is up: thread settings can no longer change
@@ -173,7 +173,9 @@ def test_config_and_master_are_reported_not_fatal(caplog, monkeypatch):
     ) as sess:
         sess.run(lambda: {})
     text = caplog.text
-    assert f"config.intra_op_parallelism_threads={threads + 3} not applied" in text
+    assert (
+        f"config.intra_op_parallelism_threads={threads + 3} not applied" in text
+    )
     assert "ConfigProto fields ['gpu_options'] have no TF2 equivalent" in text
     assert "master='grpc://nowhere:1' has no meaning in TF2" in text
     assert tf.config.threading.get_intra_op_parallelism_threads() == threads
@@ -279,17 +281,31 @@ def test_empty_directories_mean_unset_as_in_tf1():
         assert hook_summary(sess) == []
 
 
-def test_hook_state_keys_are_the_same_on_chief_and_workers(tmp_path, monkeypatch):
+def test_hook_state_keys_are_the_same_on_chief_and_workers(
+    tmp_path, monkeypatch
+):
     def keys(**kwargs):
         with km.MonitoredTrainingSession(
             hooks=[km.hooks.LoggingTensorHook(["global_step"], every_n_iter=5)],
-            chief_only_hooks=[km.hooks.LoggingTensorHook(["global_step"], every_n_iter=7)],
+            chief_only_hooks=[
+                km.hooks.LoggingTensorHook(["global_step"], every_n_iter=7)
+            ],
             **kwargs,
         ) as sess:
-            return dict(zip(sess._hooks.state_keys(), (type(h).__name__ for h in sess.hooks)))
+            return dict(
+                zip(
+                    sess._hooks.state_keys(),
+                    (type(h).__name__ for h in sess.hooks),
+                )
+            )
 
-    chief = keys(is_chief=True, checkpoint_dir=str(tmp_path), save_checkpoint_steps=3)
+    chief = keys(
+        is_chief=True, checkpoint_dir=str(tmp_path), save_checkpoint_steps=3
+    )
     km.reset_global_step()
     worker = keys(is_chief=False)
     assert "LoggingTensorHook/0" in chief and "LoggingTensorHook/0" in worker
-    assert "chief_only/LoggingTensorHook/0" in chief and "default/CheckpointSaverHook/0" in chief
+    assert (
+        "chief_only/LoggingTensorHook/0" in chief
+        and "default/CheckpointSaverHook/0" in chief
+    )

@@ -8,7 +8,7 @@ import tensorflow as tf
 from absl import logging
 
 from keras_monitored import _validation
-from keras_monitored.fetches import check_fetches, to_numpy
+from keras_monitored._fetches import check_fetches, to_numpy
 from keras_monitored.session_run_hook import SessionRunHook
 
 

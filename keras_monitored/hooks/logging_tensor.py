@@ -10,7 +10,7 @@ import numpy as np
 from absl import logging
 
 from keras_monitored import _validation
-from keras_monitored.fetches import check_fetches
+from keras_monitored._fetches import check_fetches
 from keras_monitored.hooks.timer import (
     Clock,
     NeverTriggerTimer,

@@ -9,7 +9,7 @@ from absl import logging
 
 from keras_monitored import _compat
 from keras_monitored import _validation
-from keras_monitored.fetches import check_fetches
+from keras_monitored._fetches import check_fetches
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
 
 _BASE_ERROR = _compat.tf1_class("NanLossDuringTrainingError") or RuntimeError

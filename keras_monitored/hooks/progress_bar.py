@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping, TextIO
 import keras
 
 from keras_monitored import _validation
-from keras_monitored.fetches import check_fetches
+from keras_monitored._fetches import check_fetches
 from keras_monitored.hooks.timer import Clock, SecondOrStepTimer
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
 

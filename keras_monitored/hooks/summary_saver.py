@@ -10,8 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_monitored import _validation
-from keras_monitored import summary_writers
-from keras_monitored.fetches import check_fetches
+from keras_monitored import _summary_writers as summary_writers
+from keras_monitored._fetches import check_fetches
 from keras_monitored.hooks.step_counter import (
     active_writer,
     check_summary_writer,

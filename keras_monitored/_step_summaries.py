@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import tensorflow as tf
 
-from keras_monitored import summary_writers
+from keras_monitored import _summary_writers as summary_writers
 
 
 class SummaryTarget:

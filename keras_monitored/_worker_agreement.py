@@ -15,7 +15,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from keras_monitored import roles
+from keras_monitored import _roles as roles
 
 
 class WorkerAgreement:
@@ -82,7 +82,9 @@ class WorkerAgreement:
         )
 
 
-def agreed_checkpoint(agreement: WorkerAgreement, path: str | None, directory: str | None) -> str | None:
+def agreed_checkpoint(
+    agreement: WorkerAgreement, path: str | None, directory: str | None
+) -> str | None:
     """The checkpoint to restore: `path`, or under a collective strategy the
     one the chief found (a worker that looked at another moment could see
     another one, and then run other collectives than the chief).
@@ -91,7 +93,10 @@ def agreed_checkpoint(agreement: WorkerAgreement, path: str | None, directory: s
       tf.errors.NotFoundError: the chief's checkpoint is not in this worker's
         view of `directory` (not shared storage?).
     """
-    from keras_monitored.checkpointing import checkpoint_at_step, checkpoint_step  # pylint: disable=import-outside-toplevel
+    from keras_monitored._checkpointing import (
+        checkpoint_at_step,
+        checkpoint_step,
+    )  # pylint: disable=import-outside-toplevel
 
     if not agreement.collective:
         return path
