@@ -31,7 +31,7 @@ def test_readme_snippet_trains_and_checkpoints(tmp_path):
 def test_migration_guide_recipe_loads_a_tf1_checkpoint_eagerly(tmp_path):
     path = str(tmp_path / "model.ckpt-7")
     with tf.Graph().as_default():
-        w1 = tf.compat.v1.get_variable(
+        tf.compat.v1.get_variable(
             "w1", initializer=np.full((2, 2), 3.0, np.float32)
         )
         with tf.compat.v1.Session() as session:
