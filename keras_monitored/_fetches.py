@@ -115,6 +115,41 @@ def _leaf_problem(fetch: Any) -> str | None:
     )
 
 
+def tagged_fetches(name: str, tensors: Any) -> tuple[list[Any], list[Any]]:
+    """(tags, fetches) of a hook's `tensors` argument, validated.
+
+    A dict maps tags to fetches (tags in sorted order, as TF1 logged them); a
+    list is its own tags (order kept; an item that cannot be a dict key, a
+    variable, is tagged by its name).
+
+    Raises:
+      TypeError: not a dict or a list, or a fetch that can never be fetched.
+    """
+    if isinstance(tensors, Mapping):
+        tags = sorted(tensors)
+        fetches = [tensors[tag] for tag in tags]
+    elif isinstance(tensors, (str, bytes)) or not hasattr(tensors, "__iter__"):
+        raise TypeError(
+            f"Invalid value for argument `{name}`. Received: {name}={describe(tensors)}. "
+            "Expected a dict tag -> fetch or a list of fetches."
+        )
+    else:
+        fetches = list(tensors)
+        tags = [_tag_of(item) for item in fetches]
+    check_fetches(name, fetches)
+    return tags, fetches
+
+
+def _tag_of(fetch: Any) -> Any:
+    """A list element's tag: itself, as in TF1, or its name when it cannot be
+    a dict key (a variable)."""
+    try:
+        hash(fetch)
+    except TypeError:
+        return getattr(fetch, "name", repr(fetch))
+    return fetch
+
+
 def check_fetches(name: str, fetches: Any) -> Any:
     """Validates fetches given to a constructor, naming the argument.
 

@@ -10,7 +10,7 @@ import numpy as np
 from absl import logging
 
 from keras_monitored import _validation
-from keras_monitored._fetches import check_fetches
+from keras_monitored._fetches import tagged_fetches
 from keras_monitored.hooks.timer import (
     Clock,
     NeverTriggerTimer,
@@ -77,23 +77,7 @@ class LoggingTensorHook(SessionRunHook):
             raise ValueError(f"invalid every_n_iter={every_n_iter}.")
         _validation.check_bool("at_end", at_end)
         self._formatter = _validation.check_callable("formatter", formatter)
-        if isinstance(tensors, Mapping):
-            self._tag_order = sorted(tensors)
-            self._fetches = [tensors[tag] for tag in self._tag_order]
-        elif isinstance(tensors, (str, bytes)) or not hasattr(
-            tensors, "__iter__"
-        ):
-            raise TypeError(
-                _validation.invalid(
-                    "tensors",
-                    tensors,
-                    "a dict tag -> fetch or a list of fetches",
-                )
-            )
-        else:
-            self._fetches = list(tensors)
-            self._tag_order = [_tag_of(item) for item in self._fetches]
-        check_fetches("tensors", self._fetches)
+        self._tag_order, self._fetches = tagged_fetches("tensors", tensors)
         self._timer = (
             NeverTriggerTimer()
             if only_log_at_end
@@ -165,13 +149,3 @@ class LoggingTensorHook(SessionRunHook):
                 logging.info("%s (%.3f sec)", stats, elapsed_secs)
             else:
                 logging.info("%s", stats)
-
-
-def _tag_of(fetch: Any) -> Any:
-    """The tag a list element is logged under: itself, as in TF1, or its name
-    when it cannot be a dict key (a variable)."""
-    try:
-        hash(fetch)
-    except TypeError:
-        return getattr(fetch, "name", repr(fetch))
-    return fetch

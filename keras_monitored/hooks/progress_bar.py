@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping, TextIO
 import keras
 
 from keras_monitored import _validation
-from keras_monitored._fetches import check_fetches
+from keras_monitored._fetches import tagged_fetches
 from keras_monitored.hooks.timer import Clock, SecondOrStepTimer
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
 
@@ -54,24 +54,12 @@ class ProgressBarHook(SessionRunHook):
         self._last_step = _validation.check_int(
             "last_step", last_step, minimum=1, allow_none=True
         )
-        if tensors is None:
-            self._tensors: dict[str, Any] = {}
-        elif isinstance(tensors, Mapping):
-            self._tensors = dict(tensors)
-        elif isinstance(tensors, (str, bytes)) or not hasattr(
-            tensors, "__iter__"
-        ):
-            raise TypeError(
-                _validation.invalid(
-                    "tensors",
-                    tensors,
-                    "a dict tag -> fetch or a list of fetches",
-                )
-            )
-        else:
-            self._tensors = {str(item): item for item in tensors}
-        if self._tensors:
-            check_fetches("tensors", list(self._tensors.values()))
+        self._tensors: dict[str, Any] = {}
+        if tensors is not None:
+            tags, fetches = tagged_fetches("tensors", tensors)
+            self._tensors = {
+                str(tag): fetch for tag, fetch in zip(tags, fetches)
+            }
         self._timer = SecondOrStepTimer(
             every_secs=every_n_secs,
             clock=clock,
