@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import types
 from typing import Any
 
@@ -115,13 +114,6 @@ def is_eager_tensor(value: Any) -> bool:
 def python_state_base() -> type:
     """The base class for Python state saved inside TF checkpoints."""
     return tf.train.experimental.PythonState
-
-
-@functools.lru_cache(maxsize=None)
-def tf_version() -> tuple[int, int]:
-    """(major, minor) of the installed TensorFlow."""
-    major, minor = tf.__version__.split(".")[:2]
-    return int(major), int(minor)
 
 
 def global_step_collection() -> list:

@@ -41,15 +41,6 @@ def flush(logdir: str | None = None) -> None:
             writer.flush()
 
 
-def close_all() -> None:
-    """Closes and forgets every cached writer (for tests and shutdown)."""
-    with _lock:
-        writers = list(_writers.values())
-        _writers.clear()
-    for writer in writers:
-        writer.close()
-
-
 def write_session_start(writer: tf.summary.SummaryWriter, step: int) -> None:
     """Writes TF1's `SessionLog(START)` event at `step` through `writer`.
 

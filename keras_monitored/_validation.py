@@ -15,15 +15,6 @@ def invalid(name: str, value: Any, expected: str) -> str:
     return f"Invalid value for argument `{name}`. {_received(name, value)}. Expected {expected}."
 
 
-def check_type(
-    name: str, value: Any, types: type | tuple[type, ...], expected: str
-) -> Any:
-    """Raises TypeError unless `value` is an instance of `types`."""
-    if not isinstance(value, types):
-        raise TypeError(invalid(name, value, expected))
-    return value
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 

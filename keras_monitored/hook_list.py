@@ -249,12 +249,6 @@ class HookList(SessionRunHook):
                 steps.append(max(int(step), int(global_step) + 1))
         return min(steps) if steps else None
 
-    def has_untimed_hooks(self) -> bool:
-        """True if some hook does not report `next_trigger_step`."""
-        return any(
-            getattr(h, "next_trigger_step", None) is None for h in self._hooks
-        )
-
     def state_keys(self) -> list[str]:
         """A stable key per hook: its group's prefix, its class name and its
         index among the hooks of that class in that group. (Groups keep the

@@ -10,8 +10,7 @@ from typing import Any, Callable, Iterable
 import tensorflow as tf
 from absl import logging
 
-from keras_monitored import _compat
-from keras_monitored import _validation
+from keras_monitored import _compat, _validation
 from keras_monitored import _fetches as fetches_lib
 from keras_monitored import _roles as roles
 from keras_monitored.hook_list import (
@@ -24,6 +23,7 @@ from keras_monitored.session_creator import (
     SessionCreator,
     as_session_creator,
 )
+from keras_monitored.session_handle import reject_feeds_for_reads
 from keras_monitored.session_run_hook import (
     SessionRunArgs,
     SessionRunContext,
@@ -409,11 +409,7 @@ class _MonitoredSessionBase:
                 )
             )
         if not stepping:
-            if user_feeds:
-                raise TypeError(
-                    "Invalid value for argument `feed_dict`: a feed_dict applies only "
-                    f"when `fetches` is a step function. Received: fetches={fetches_lib.describe(fetches)}."
-                )
+            reject_feeds_for_reads(fetches, user_feeds)
             return {}
         if not hook_feeds:
             return dict(user_feeds or {})

@@ -128,7 +128,7 @@ class SessionHandle:
                 f"This session handle cannot run the step function {fetches_lib.describe(fetches)}; "
                 "it only reads fetches. Wrap a callable to read in a list: run([fn])."
             )
-        _reject_feeds(fetches, feed_dict)
+        reject_feeds_for_reads(fetches, feed_dict)
         return self.read(fetches)
 
     def read(self, fetches: Any) -> Any:
@@ -218,7 +218,10 @@ class SessionHandle:
             raise RuntimeError("Run called on a closed session.")
 
 
-def _reject_feeds(fetches: Any, feed_dict: Mapping[str, Any] | None) -> None:
+def reject_feeds_for_reads(
+    fetches: Any, feed_dict: Mapping[str, Any] | None
+) -> None:
+    """Raises TypeError for a feed_dict given with fetches that only read."""
     if feed_dict:
         raise TypeError(
             "Invalid value for argument `feed_dict`: a feed_dict applies only "
