@@ -16,10 +16,10 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import logging  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import logging  # noqa: E402
 
 import keras_monitored as km  # noqa: E402
 from benchmarks import common  # noqa: E402

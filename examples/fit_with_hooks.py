@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import tempfile
 
-from absl import app
-from absl import flags
 import keras
 import tensorflow as tf
+from absl import app, flags
 
 import keras_monitored as km
 from keras_monitored import flags as km_flags

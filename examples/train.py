@@ -20,12 +20,10 @@ import hashlib
 import os
 import tempfile
 
-from absl import app
-from absl import flags
-from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import app, flags, logging
 
 import keras_monitored as km
 from keras_monitored import flags as km_flags

@@ -7,8 +7,7 @@ from typing import Any, Iterable
 import keras
 import numpy as np
 
-from keras_monitored import _compat
-from keras_monitored import _validation
+from keras_monitored import _compat, _validation
 from keras_monitored.hook_list import defer_until_hooks_done
 from keras_monitored.session_run_hook import SessionRunHook
 

@@ -27,8 +27,8 @@ import os
 import weakref
 from typing import Any, Iterable
 
-from absl import flags
 import tensorflow as tf
+from absl import flags
 
 from keras_monitored import distribute
 from keras_monitored.hooks.stop_at_step import StopAtStepHook

@@ -8,21 +8,19 @@ from typing import Any, Iterable, Iterator
 import keras
 import tensorflow as tf
 
-from keras_monitored import _compat
-from keras_monitored import _validation
+from keras_monitored import _compat, _validation
 from keras_monitored import _fetches as fetches_lib
 from keras_monitored import _roles as roles
 from keras_monitored._checkpointing import SessionCheckpoints, latest_checkpoint
+from keras_monitored._worker_agreement import agreed_checkpoint
 from keras_monitored.hook_list import HookList
 from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
 from keras_monitored.session_handle import SessionHandle
-from keras_monitored._worker_agreement import agreed_checkpoint
 from keras_monitored.session_run_hook import (
     SessionRunArgs,
     SessionRunContext,
     SessionRunValues,
 )
-
 
 # What a fit batch's "caller" asked for: nothing (fit runs its own step).
 _NO_CALLER_ARGS = SessionRunArgs(None)

@@ -13,9 +13,7 @@ from typing import Any, Iterable
 
 from absl import logging
 
-from keras_monitored import _compat
-from keras_monitored import _tf1_hooks
-from keras_monitored import _validation
+from keras_monitored import _compat, _tf1_hooks, _validation
 from keras_monitored.session_run_hook import (
     SessionRunArgs,
     SessionRunHook,

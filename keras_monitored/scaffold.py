@@ -9,8 +9,7 @@ from typing import Any, Callable, Mapping
 import tensorflow as tf
 from absl import logging
 
-from keras_monitored import _compat
-from keras_monitored import _validation
+from keras_monitored import _compat, _validation
 from keras_monitored.global_step import check_global_step
 
 _CHECKPOINT_EXPECTED = (

@@ -11,9 +11,7 @@ from typing import Any
 import tensorflow as tf
 from absl import logging
 
-from keras_monitored import _compat
-from keras_monitored import _validation
-from keras_monitored import distribute
+from keras_monitored import _compat, _validation, distribute
 from keras_monitored import _roles as roles
 from keras_monitored import _session_config as session_config
 from keras_monitored._checkpointing import SessionCheckpoints, latest_checkpoint

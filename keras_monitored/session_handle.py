@@ -18,12 +18,12 @@ import tensorflow as tf
 from keras_monitored import _compat
 from keras_monitored import _fetches as fetches_lib
 from keras_monitored import _roles as roles
-from keras_monitored._worker_agreement import WorkerAgreement
 from keras_monitored._checkpointing import (
     DEFAULT_BASENAME,
     CheckpointWriter,
     SessionCheckpoints,
 )
+from keras_monitored._worker_agreement import WorkerAgreement
 
 
 class SessionHandle:

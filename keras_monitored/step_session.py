@@ -18,16 +18,15 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from keras_monitored import _compat
-from keras_monitored import exposed_tensors
+from keras_monitored import _compat, exposed_tensors
 from keras_monitored import _fetches as fetches_lib
 from keras_monitored._checkpointing import SessionCheckpoints
-from keras_monitored.session_handle import SessionHandle
 from keras_monitored._step_summaries import (
     StepSummaryRecorder,
     SummaryTarget,
     summary_step_after,
 )
+from keras_monitored.session_handle import SessionHandle
 
 StepFn = Callable[..., Any]
 # Step functions kept compiled per session; the oldest is dropped past this.

@@ -7,8 +7,8 @@ from typing import Any, Iterable
 
 import tensorflow as tf
 
-from keras_monitored import _validation
 from keras_monitored import _roles as roles
+from keras_monitored import _validation
 from keras_monitored.hook_list import HookList
 from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
 from keras_monitored.hooks.step_counter import StepCounterHook

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 
-from absl import flags
 import pytest
 import tensorflow as tf
+from absl import flags
 
 import keras_monitored as km
 from keras_monitored import flags as km_flags

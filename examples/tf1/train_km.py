@@ -15,9 +15,8 @@ import json
 import os
 import sys
 
-from absl import app
-from absl import flags
 import tensorflow as tf
+from absl import app, flags
 
 import keras_monitored as km
 from keras_monitored import flags as km_flags

@@ -9,8 +9,7 @@ from typing import Any, Sequence
 import tensorflow as tf
 from absl import logging
 
-from keras_monitored import _compat
-from keras_monitored import _validation
+from keras_monitored import _compat, _validation
 from keras_monitored._checkpointing import DEFAULT_BASENAME
 from keras_monitored.hook_list import defer_until_hooks_done
 from keras_monitored.hooks.timer import Clock, SecondOrStepTimer

@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 from absl import logging
 
-from keras_monitored import _compat
-from keras_monitored import _validation
+from keras_monitored import _compat, _validation
 from keras_monitored._fetches import check_fetches
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
 

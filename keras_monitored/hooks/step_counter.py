@@ -9,8 +9,8 @@ from typing import Any
 import tensorflow as tf
 from absl import logging
 
-from keras_monitored import _validation
 from keras_monitored import _summary_writers as summary_writers
+from keras_monitored import _validation
 from keras_monitored.hooks.timer import Clock, SecondOrStepTimer
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
 

@@ -9,8 +9,8 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
-from keras_monitored import _validation
 from keras_monitored import _summary_writers as summary_writers
+from keras_monitored import _validation
 from keras_monitored._fetches import check_fetches
 from keras_monitored.hooks.step_counter import (
     active_writer,

@@ -10,11 +10,10 @@ import json
 import os
 import signal
 
-from absl import app
-from absl import flags
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import app, flags
 
 import keras_monitored as km
 

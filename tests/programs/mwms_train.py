@@ -10,8 +10,7 @@ import json
 import os
 import signal
 
-from absl import app
-from absl import flags
+from absl import app, flags
 
 flags.DEFINE_string(
     "checkpoint_dir", None, "Shared checkpoint directory.", required=True
