@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from keras_monitored import _compat
+from keras_monitored import _compat, _name_based_restore, _restore
 
 DEFAULT_BASENAME = "model.ckpt"
 GLOBAL_STEP_KEY = "global_step"
@@ -226,21 +226,50 @@ class SessionCheckpoints:
             self._writers[key] = writer
         return writer
 
-    def restore(self, path: str) -> dict[str, Any]:
-        """Restores `path` into the root; returns the hooks' saved states.
+    def restore(
+        self, path: str, options: _restore.RestoreOptions
+    ) -> _restore.RestoreRecord:
+        """Restores `path` into the root: a TF2 object-based checkpoint, or a
+        TF1 name-based one whose names all match the session's variables.
 
         Trackables not built yet (a Keras model before its first call) get
-        their values when they are created.
+        their values when they are created; verify the returned record after
+        the first step.
+
+        Args:
+          path: the checkpoint's path prefix.
+          options: strictness and the fixes messages suggest.
+
+        Returns:
+          The restore record; its `hook_state` holds the hooks' states.
+
+        Raises:
+          ValueError: the restore would leave variables without a value.
         """
-        self.hook_state.restored = None
-        self.root.restore(path).expect_partial()
-        restored = self.hook_state.restored or {}
+        reader = tf.train.load_checkpoint(path)
+        if reader.has_tensor(_compat.OBJECT_GRAPH_KEY):
+            record = _restore.restore_object_based(
+                self.root,
+                path,
+                global_step=self.global_step,
+                hook_state=self.hook_state,
+                options=options,
+            )
+        else:
+            record = _name_based_restore.restore(
+                reader,
+                root=self.root,
+                path=path,
+                global_step=self.global_step,
+                excluded=_restore.bookkeeping(self.root, self.hook_state),
+                options=options,
+            )
         logging.info(
             "Restored checkpoint %s (global step %d).",
             path,
-            int(self.global_step.numpy()),
+            _compat.read_scalar(self.global_step),
         )
-        return restored
+        return record
 
 
 def latest_checkpoint(directory: str | None) -> str | None:

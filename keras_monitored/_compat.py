@@ -96,6 +96,14 @@ def read_scalar(variable: Any) -> int:
     return int(as_tf_variable(variable).value().numpy())
 
 
+def variable_name(value: Any) -> str:
+    """A TF or Keras variable's TF name without its `:0` output suffix (a
+    Keras 3 variable's TF name is its path, `sequential/dense/kernel`)."""
+    name = as_tf_variable(value).name
+    head, colon, index = name.rpartition(":")
+    return head if colon and index.isdigit() else name
+
+
 def variable_dtype(value: Any) -> tf.DType:
     """The TF dtype of a TF or Keras variable."""
     return tf.as_dtype(value.dtype)
@@ -213,3 +221,199 @@ def call_concrete(concrete: Any, flat_inputs: list) -> Any:
     call on CPU, often more than a small training step itself).
     """
     return concrete._call_flat(flat_inputs, concrete.captured_inputs)  # pylint: disable=protected-access
+
+
+# -- execution mode --------------------------------------------------------
+
+
+def eager_disabled_globally() -> bool:
+    """True after `tf.compat.v1.disable_eager_execution()` (or
+    `disable_v2_behavior()`): the process's default mode is graph mode."""
+    from tensorflow.python.eager import context  # pylint: disable=import-outside-toplevel
+
+    return context.default_execution_mode != context.EAGER_MODE
+
+
+def building_function() -> bool:
+    """True while a `tf.function` is being traced."""
+    return bool(
+        getattr(tf.compat.v1.get_default_graph(), "building_function", False)
+    )
+
+
+# -- checkpoint restores ---------------------------------------------------
+
+# The key every object-based (TF2) checkpoint holds; TF1 `Saver` files lack it.
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+def restore_objects(root: Any, path: str) -> Any:
+    """Starts an object-based restore of `path` into `root`; returns TF's
+    load status (values of objects created later are assigned on creation).
+
+    TF's own warning about unmatched values is silenced: km checks what was
+    restored and what was not itself (`restored_objects`,
+    `unused_checkpoint_values`) and reports it, naming the objects.
+    """
+    return root.restore(path).expect_partial()
+
+
+def restored_objects(status: Any) -> list:
+    """The objects a restore has given values to so far (including objects
+    created after it, through TF's deferred restoration)."""
+    return list(status._checkpoint.object_by_proto_id.values())  # pylint: disable=protected-access
+
+
+def unused_checkpoint_values(status: Any) -> list[str]:
+    """Checkpoint keys (without `/.ATTRIBUTES/...`) of the values that no
+    object has taken so far."""
+    checkpoint = status._checkpoint  # pylint: disable=protected-access
+    bound = checkpoint.object_by_proto_id
+    unused = []
+    for node_id, node in enumerate(checkpoint.object_graph_proto.nodes):
+        if node.attributes and node_id not in bound:
+            unused.extend(
+                attribute.checkpoint_key.split("/.ATTRIBUTES/")[0]
+                for attribute in node.attributes
+            )
+    return unused
+
+
+def trackables_with_paths(root: Any) -> list[tuple[Any, str]]:
+    """Every object a checkpoint of `root` would save (slot variables
+    included), with its path from the root (`model/_layers/0/kernel`),
+    breadth first."""
+    from tensorflow.python.checkpoint import graph_view, util  # pylint: disable=import-outside-toplevel
+
+    objects, _, _, _, names = util.objects_ids_and_slot_variables_and_paths(
+        graph_view.ObjectGraphView(root)
+    )
+    return [(obj, names.get(obj, "")) for obj in objects]
+
+
+def has_saved_values(obj: Any) -> bool:
+    """True if a checkpoint stores values for `obj` itself (a variable, a
+    PythonState, an iterator), not only for its children."""
+    from tensorflow.python.training.saving import saveable_object_util  # pylint: disable=import-outside-toplevel
+
+    return bool(saveable_object_util.saveable_objects_from_trackable(obj))
+
+
+def checkpoint_save_counter(checkpoint: Any) -> Any:
+    """The `save_counter` a `tf.train.Checkpoint` made, without making one."""
+    return getattr(checkpoint, "_save_counter", None)
+
+
+# -- variables a traced step writes ----------------------------------------
+
+# Ops that write the resource variables among their inputs.
+_WRITE_OP_PREFIXES = (
+    "AssignVariable",
+    "AssignAddVariable",
+    "AssignSubVariable",
+    "ResourceApply",
+    "ResourceSparseApply",
+    "ResourceScatter",
+    "ResourceStridedSliceAssign",
+)
+# Ops that call other functions of the library, and the attributes naming them.
+_CALL_ATTRS = {
+    "PartitionedCall": ("f",),
+    "StatefulPartitionedCall": ("f",),
+    "While": ("cond", "body"),
+    "StatelessWhile": ("cond", "body"),
+    "If": ("then_branch", "else_branch"),
+    "StatelessIf": ("then_branch", "else_branch"),
+    "Case": ("branches",),
+    "StatelessCase": ("branches",),
+}
+# Calls whose first input selects the branch instead of feeding it.
+_BRANCH_SELECTORS = ("If", "StatelessIf", "Case", "StatelessCase")
+
+
+def _called_functions(node: Any, library: dict) -> list[str]:
+    attrs = _CALL_ATTRS.get(node.op)
+    if attrs is None:
+        return [node.op] if node.op in library else []
+    names = []
+    for attr in attrs:
+        value = node.attr[attr]
+        if value.HasField("func"):
+            names.append(value.func.name)
+        names.extend(func.name for func in value.list.func)
+    return names
+
+
+def _written_capture_indices(concrete: Any) -> set[int]:
+    """Indices into `concrete.captured_inputs` of the resources that ops of
+    the function, or of any function it calls, write.
+
+    Follows each resource from the captures through function calls (inputs
+    map to the callee's arguments by position: nested tf.functions, loop
+    bodies, branches), over the FunctionDefs of the function's library.
+    """
+    library = {
+        f.signature.name: f
+        for f in concrete.graph.as_graph_def().library.function
+    }
+    top = concrete.function_def
+    num_args = len(top.signature.input_arg)
+    num_captured = len(concrete.captured_inputs)
+    written: set[int] = set()
+    visited: set[tuple] = set()
+
+    def walk(fdef: Any, arg_origins: list) -> None:
+        key = (fdef.signature.name, tuple(arg_origins))
+        if key in visited:
+            return
+        visited.add(key)
+        # Inputs name function arguments bare, node outputs `node:out:i`;
+        # only arguments carry a captured resource.
+        origin = {
+            arg.name: index
+            for arg, index in zip(fdef.signature.input_arg, arg_origins)
+        }.get
+        for node in fdef.node_def:
+            data = [i for i in node.input if not i.startswith("^")]
+            if node.op.startswith(_WRITE_OP_PREFIXES):
+                written.update(o for o in map(origin, data) if o is not None)
+            callees = _called_functions(node, library)
+            if callees:
+                inputs = data[1:] if node.op in _BRANCH_SELECTORS else data
+                origins = [origin(i) for i in inputs]
+                for callee in callees:
+                    if callee in library:
+                        walk(library[callee], origins)
+
+    walk(top, [None] * (num_args - num_captured) + list(range(num_captured)))
+    return written
+
+
+def written_variables(concrete: Any) -> list:
+    """The variables a traced `tf.function` (a ConcreteFunction) writes:
+    assigns and optimizer updates anywhere in it, nested functions and loops
+    included. Components of distributed variables are mapped to their
+    `MirroredVariable`; a Keras 3 variable appears as the `tf.Variable` it
+    wraps."""
+    from tensorflow.python.distribute import distribute_utils  # pylint: disable=import-outside-toplevel
+
+    by_handle = {id(v.handle): v for v in concrete.graph.variables}
+    found: dict[int, Any] = {}
+    for index in sorted(_written_capture_indices(concrete)):
+        variable = by_handle.get(id(concrete.captured_inputs[index]))
+        if variable is None:
+            continue  # a resource that is not a variable (iterator, table)
+        container = distribute_utils.value_container(variable)
+        found.setdefault(id(container), container)
+    return list(found.values())
+
+
+def variable_components(variable: Any) -> list:
+    """A variable, the `tf.Variable` a Keras variable wraps, and the
+    per-replica components of a distributed variable."""
+    inner = as_tf_variable(variable)
+    parts = [variable, inner]
+    values = getattr(inner, "values", None)
+    if isinstance(inner, tf.distribute.DistributedValues) and values:
+        parts.extend(values)
+    return parts

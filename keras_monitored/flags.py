@@ -30,7 +30,7 @@ from typing import Any, Iterable
 import tensorflow as tf
 from absl import flags
 
-from keras_monitored import distribute
+from keras_monitored import _flag_definitions, distribute
 from keras_monitored.hooks.stop_at_step import StopAtStepHook
 from keras_monitored.training_session import (
     USE_DEFAULT,
@@ -39,104 +39,50 @@ from keras_monitored.training_session import (
 
 FLAGS = flags.FLAGS
 
-STRATEGIES = (
-    "auto",
-    "default",
-    "one_device",
-    "mirrored",
-    "multi_worker_mirrored",
-    "tpu",
-)
-
-_STRING_FLAGS = {
-    "checkpoint_dir": "Directory for checkpoints (restored on start, saved while training).",
-    "summary_dir": "Directory for TensorBoard summaries (default: --checkpoint_dir).",
-    "tpu": "TPU name or grpc:// address (implies --strategy=tpu under auto).",
-}
-_INT_FLAGS = {
-    # name: (help, lower bound)
-    "max_steps": ("Global step to stop at (StopAtStepHook(last_step=...)).", 1),
-    "save_checkpoint_steps": (
-        "Checkpoint every N global steps (default: every 600 s).",
-        1,
-    ),
-    "save_summaries_steps": (
-        "Write summaries every N global steps (default: 100).",
-        1,
-    ),
-    "log_step_count_steps": (
-        "Log global_step/sec every N global steps (default: 100; 0: off).",
-        0,
-    ),
-    "keep_checkpoint_max": ("How many checkpoints to keep (default: 5).", 1),
-}
-_FLOAT_FLAGS = {
-    "save_checkpoint_secs": "Checkpoint every N seconds (TF1's default: 600).",
-}
+STRATEGIES = _flag_definitions.STRATEGIES
 
 # Strategies made by strategy_from_flags, per flag set: a process may create
 # MultiWorkerMirroredStrategy (and connect to a TPU) only once.
 _strategies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
+def define_flags(
+    flag_values: flags.FlagValues = FLAGS, *, exclude: Iterable[str] = ()
+) -> None:
     """Defines km's training flags in `flag_values` (idempotent).
 
     Flags: --checkpoint_dir --summary_dir --max_steps --save_checkpoint_steps
     --save_checkpoint_secs --save_summaries_steps --log_step_count_steps
     --keep_checkpoint_max --steps_per_loop --strategy --tpu.
 
+    A flag the program already defines under one of these names is reused
+    when it fits (a string flag for --checkpoint_dir, --summary_dir, --tpu;
+    an integer flag for --max_steps and the other step counts; an integer or
+    float flag for --save_checkpoint_secs; a string or enum --strategy whose
+    default is one of `STRATEGIES`), instead of absl's `DuplicateFlagError`.
+
     Args:
       flag_values: where to define them (tests pass a fresh
         `flags.FlagValues()`).
+      exclude: names to leave out, e.g. `("max_steps",)` for a program whose
+        own --max_steps means something else; `strategy_from_flags` and
+        `session_from_flags` treat them as unset.
+
+    Raises:
+      TypeError: `exclude` is not an iterable of names.
+      ValueError: `exclude` names a flag km does not define (or differs from
+        an earlier call's); or the program's own flag of a km name does not
+        fit (the message suggests `exclude`).
+
+    Example:
+
+    ```python
+    flags.DEFINE_string("checkpoint_dir", "/tmp/run", "Where to save.")
+    km_flags.define_flags(exclude=("tpu",))  # reuses --checkpoint_dir
+    ```
     """
-    if "steps_per_loop" in flag_values:
-        return
-    for name, help_text in _STRING_FLAGS.items():
-        flags.DEFINE_string(name, None, help_text, flag_values=flag_values)
-    for name, (help_text, lower) in _INT_FLAGS.items():
-        flags.DEFINE_integer(
-            name, None, help_text, lower_bound=lower, flag_values=flag_values
-        )
-    for name, help_text in _FLOAT_FLAGS.items():
-        flags.DEFINE_float(
-            name, None, help_text, lower_bound=0.0, flag_values=flag_values
-        )
-    flags.DEFINE_integer(
-        "steps_per_loop",
-        1,
-        "Most steps per session.run call (one tf.function call).",
-        lower_bound=1,
-        flag_values=flag_values,
-    )
-    flags.DEFINE_enum(
-        "strategy",
-        "auto",
-        STRATEGIES,
-        "tf.distribute strategy. auto: tpu with --tpu, multi_worker_mirrored when "
-        "TF_CONFIG names more than one task, mirrored with more than one GPU, else default.",
-        flag_values=flag_values,
-    )
-    flags.register_multi_flags_validator(
-        ["save_checkpoint_steps", "save_checkpoint_secs"],
-        lambda v: (
-            v["save_checkpoint_steps"] is None
-            or v["save_checkpoint_secs"] is None
-        ),
-        message="--save_checkpoint_steps and --save_checkpoint_secs are exclusive: give one.",
-        flag_values=flag_values,
-    )
-    flags.register_validator(
-        "save_checkpoint_secs",
-        lambda v: v is None or v > 0,
-        message="--save_checkpoint_secs must be > 0.",
-        flag_values=flag_values,
-    )
-    flags.register_multi_flags_validator(
-        ["strategy", "tpu"],
-        lambda v: v["tpu"] is None or v["strategy"] in ("auto", "tpu"),
-        message="--tpu is only used with --strategy=tpu (or auto).",
-        flag_values=flag_values,
+    _flag_definitions.define(
+        flag_values, _flag_definitions.check_exclude(exclude)
     )
 
 
@@ -157,11 +103,27 @@ def _cluster_tasks(environ: Any = None) -> int:
 
 
 def strategy_name(flag_values: flags.FlagValues = FLAGS) -> str:
-    """The strategy `--strategy` asks for, with `auto` resolved."""
-    name = flag_values.strategy
+    """The strategy `--strategy` asks for, with `auto` resolved.
+
+    Raises:
+      ValueError: a strategy km does not know (the program's own
+        --strategy flag may allow more), or --tpu with another strategy.
+    """
+    name = _value(flag_values, "strategy") or "auto"
+    tpu = _value(flag_values, "tpu")
+    if name not in STRATEGIES:
+        raise ValueError(
+            f"Invalid value for flag --strategy. Received: {name!r}. Expected "
+            f"one of {', '.join(STRATEGIES)}."
+        )
+    if tpu is not None and name not in ("auto", "tpu"):
+        raise ValueError(
+            f"--tpu={tpu!r} is only used with --strategy=tpu (or auto); "
+            f"received --strategy={name}."
+        )
     if name != "auto":
         return name
-    if flag_values.tpu is not None:
+    if tpu is not None:
         return "tpu"
     if _cluster_tasks() > 1:
         return "multi_worker_mirrored"
@@ -176,13 +138,18 @@ def strategy_from_flags(
     """The `tf.distribute.Strategy` the flags ask for (made once per process).
 
     Args:
-      flag_values: parsed flags defined by `define_flags`.
+      flag_values: parsed flags defined by `define_flags` (an excluded
+        --strategy means auto, an excluded --tpu no TPU).
 
     Returns:
       The strategy; create the model and optimizer under its `scope()`.
+
+    Raises:
+      ValueError: see `strategy_name`.
     """
     name = strategy_name(flag_values)
-    key = (name, flag_values.tpu)
+    tpu = _value(flag_values, "tpu")
+    key = (name, tpu)
     made = _strategies.setdefault(flag_values, {})
     strategy = made.get(key)
     if strategy is None:
@@ -198,13 +165,18 @@ def strategy_from_flags(
         elif name == "multi_worker_mirrored":
             strategy = tf.distribute.MultiWorkerMirroredStrategy()
         else:
-            strategy = distribute.tpu_strategy(flag_values.tpu or "")
+            strategy = distribute.tpu_strategy(tpu or "")
         made[key] = strategy
     return strategy
 
 
 def _or_default(value: Any) -> Any:
     return USE_DEFAULT if value is None else value
+
+
+def _value(flag_values: flags.FlagValues, name: str) -> Any:
+    """A km flag's value; None when `define_flags` excluded it."""
+    return _flag_definitions.value(flag_values, name)
 
 
 def session_from_flags(
@@ -218,6 +190,7 @@ def session_from_flags(
     """A `MonitoredTrainingSession` configured by the flags.
 
     Adds `StopAtStepHook(last_step=--max_steps)` when `--max_steps` is set.
+    A flag `define_flags` excluded counts as unset (TF1's USE_DEFAULT).
 
     Args:
       scaffold: a `km.Scaffold`.
@@ -230,22 +203,30 @@ def session_from_flags(
       A `km.MonitoredSession`.
     """
     hooks = list(hooks or [])
-    if flag_values.max_steps is not None:
-        hooks.append(StopAtStepHook(last_step=flag_values.max_steps))
+    max_steps = _value(flag_values, "max_steps")
+    if max_steps is not None:
+        hooks.append(StopAtStepHook(last_step=max_steps))
+    log_step_count_steps = _value(flag_values, "log_step_count_steps")
     return MonitoredTrainingSession(
-        checkpoint_dir=flag_values.checkpoint_dir,
-        summary_dir=flag_values.summary_dir,
+        checkpoint_dir=_value(flag_values, "checkpoint_dir"),
+        summary_dir=_value(flag_values, "summary_dir"),
         scaffold=scaffold,
         hooks=hooks,
         chief_only_hooks=chief_only_hooks,
-        save_checkpoint_steps=_or_default(flag_values.save_checkpoint_steps),
-        save_checkpoint_secs=_or_default(flag_values.save_checkpoint_secs),
-        save_summaries_steps=_or_default(flag_values.save_summaries_steps),
+        save_checkpoint_steps=_or_default(
+            _value(flag_values, "save_checkpoint_steps")
+        ),
+        save_checkpoint_secs=_or_default(
+            _value(flag_values, "save_checkpoint_secs")
+        ),
+        save_summaries_steps=_or_default(
+            _value(flag_values, "save_summaries_steps")
+        ),
         log_step_count_steps=100
-        if flag_values.log_step_count_steps is None
-        else flag_values.log_step_count_steps,
-        steps_per_loop=flag_values.steps_per_loop,
-        max_to_keep=flag_values.keep_checkpoint_max or 5,
+        if log_step_count_steps is None
+        else log_step_count_steps,
+        steps_per_loop=_value(flag_values, "steps_per_loop") or 1,
+        max_to_keep=_value(flag_values, "keep_checkpoint_max") or 5,
         strategy=strategy
         if strategy is not None
         else strategy_from_flags(flag_values),

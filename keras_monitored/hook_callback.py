@@ -12,6 +12,8 @@ from keras_monitored import _compat, _validation
 from keras_monitored import _fetches as fetches_lib
 from keras_monitored import _roles as roles
 from keras_monitored._checkpointing import SessionCheckpoints, latest_checkpoint
+from keras_monitored._eager_guard import check_eager
+from keras_monitored._restore import RestoreOptions
 from keras_monitored._worker_agreement import agreed_checkpoint
 from keras_monitored.hook_list import HookList
 from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
@@ -24,6 +26,22 @@ from keras_monitored.session_run_hook import (
 
 # What a fit batch's "caller" asked for: nothing (fit runs its own step).
 _NO_CALLER_ARGS = SessionRunArgs(None)
+
+# What restore errors inside fit suggest (fit restores the model and the
+# optimizer from the CheckpointSaverHook's directory; there is no scaffold).
+_FIT_RESTORE = RestoreOptions(
+    partial_fix=(
+        "That checkpoint was not written for this model and optimizer: "
+        "give the CheckpointSaverHook another directory, or pass "
+        "km.HookCallback(..., restore=False) to start from fresh values."
+    ),
+    allow_partial_hint="",
+    use_converted=(
+        "then give the CheckpointSaverHook that directory "
+        "(km.hooks.CheckpointSaverHook({out!r}, ...)): HookCallback restores "
+        "the model and optimizer from it"
+    ),
+)
 
 
 class FitSession(SessionHandle):
@@ -86,6 +104,12 @@ class HookCallback(keras.callbacks.Callback):
       restore: at the start of fit, restore the latest checkpoint of the
         hooks' `CheckpointSaverHook` directory (model, optimizer, iteration
         counter, hooks' state), as TF1's chief restored its checkpoint_dir.
+        The restore is strict: a checkpoint that leaves a variable of the
+        model or optimizer without a value (checked after the first batch,
+        once the optimizer's slots exist) raises `ValueError` naming them; a
+        TF1 name-based checkpoint is restored only if every variable matches
+        a TF1 name, otherwise the error gives the `km-migrate checkpoint`
+        command that converts it.
 
     Raises:
       TypeError: a hook is not a hook.
@@ -134,6 +158,7 @@ class HookCallback(keras.callbacks.Callback):
         return self._session
 
     def on_train_begin(self, logs: dict | None = None) -> None:
+        check_eager("km.HookCallback")
         strategy = getattr(self.model, "distribute_strategy", None)
         is_chief = roles.resolve_is_chief(self._is_chief, strategy)
         hooks = (self._chief_only_hooks if is_chief else []) + self._hooks
@@ -173,12 +198,7 @@ class HookCallback(keras.callbacks.Callback):
         )
         if not path:
             return
-        strategy = self._session.strategy
-        with strategy.scope():
-            state = self._session.checkpoints.restore(path)
-        self._session.resync_global_step()
-        self._session.restored_checkpoint = path
-        self._session.restored_step = int(self._session.global_step_value())
+        state = self._session.restore(path, _FIT_RESTORE)
         if state:
             self._hook_list.set_state(state)
 
@@ -215,6 +235,9 @@ class HookCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self._session.set_logs(logs)
+        # The first batch built the optimizer's slots (restored on creation):
+        # verify the restore before any hook sees or saves this step.
+        self._session.verify_restore()
         results = None
         if self._request.fetches:
             results = fetches_lib.resolve(

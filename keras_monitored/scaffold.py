@@ -37,6 +37,11 @@ class Scaffold:
         uses `km.get_or_create_global_step()` and advances it by one per step.
       init_fn: run once when no checkpoint was restored, as `init_fn(scaffold,
         session)` (TF1's signature) or `init_fn()`.
+      allow_partial_restore: accept, with a warning naming them, variables
+        that a restored checkpoint leaves without a value (checked after the
+        first step, once lazily built variables exist) and trainable
+        variables the step updates that `checkpoint` does not reach. By
+        default both raise `ValueError`: restores are never silently partial.
 
     Raises:
       TypeError: an argument of the wrong type.
@@ -56,6 +61,8 @@ class Scaffold:
         checkpoint: Any = None,
         global_step: tf.Variable | None = None,
         init_fn: Callable[..., Any] | None = None,
+        *,
+        allow_partial_restore: bool = False,
     ):
         self._checkpoint_items = _checkpoint_items(checkpoint)
         self._checkpoint = checkpoint
@@ -64,6 +71,14 @@ class Scaffold:
         self._global_step = global_step
         self._init_fn = _validation.check_callable("init_fn", init_fn)
         self._init_fn_takes_args = _init_fn_takes_args(init_fn)
+        self._allow_partial_restore = _validation.check_bool(
+            "allow_partial_restore", allow_partial_restore
+        )
+
+    @property
+    def allow_partial_restore(self) -> bool:
+        """Whether partial restores warn instead of raising."""
+        return self._allow_partial_restore
 
     @property
     def checkpoint(self) -> Any:

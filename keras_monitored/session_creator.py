@@ -15,7 +15,10 @@ from keras_monitored import _compat, _validation, distribute
 from keras_monitored import _roles as roles
 from keras_monitored import _session_config as session_config
 from keras_monitored._checkpointing import SessionCheckpoints, latest_checkpoint
+from keras_monitored._eager_guard import check_eager
+from keras_monitored._restore import RestoreOptions
 from keras_monitored._worker_agreement import agreed_checkpoint
+from keras_monitored._written_variables import UnsavedVariablesCheck
 from keras_monitored.global_step import get_or_create_global_step
 from keras_monitored.scaffold import as_scaffold
 from keras_monitored.step_session import StepSession
@@ -75,6 +78,9 @@ class SessionCreator(abc.ABC):
             "max_to_keep", max_to_keep, minimum=1, allow_none=True
         )
         self._is_chief = bool(is_chief)
+        # Where the session's checkpoints live (set by the subclasses); with
+        # one, steps that update variables it would not save are refused.
+        self._checkpoint_dir: str | None = None
         self._checkpoints: SessionCheckpoints | None = None
         self._global_step: tf.Variable | None = None
         self._created_once = False
@@ -93,9 +99,14 @@ class SessionCreator(abc.ABC):
         return self._is_chief
 
     def prepare(self) -> None:
-        """Resolves the strategy and creates the global step (idempotent)."""
+        """Resolves the strategy and creates the global step (idempotent).
+
+        Raises:
+          RuntimeError: eager execution is off (TF1 graph mode).
+        """
         if self._checkpoints is not None:
             return
+        check_eager("a monitored session")
         session_config.apply_config(self._config)
         if self._strategy is None:
             self._strategy = tf.distribute.get_strategy()
@@ -131,15 +142,23 @@ class SessionCreator(abc.ABC):
             is_chief=self._is_chief,
             steps_per_loop=self._steps_per_loop,
             dataset_iterators=self._dataset_iterators,
+            unsaved_check=(
+                UnsavedVariablesCheck(
+                    self._checkpoints.root,
+                    global_step=self._global_step,
+                    checkpoint_dir=self._checkpoint_dir,
+                    allow=self._scaffold.allow_partial_restore,
+                )
+                if self._checkpoint_dir
+                else None
+            ),
         )
 
     def _restore(self, session: StepSession, path: str) -> None:
-        with self._strategy.scope():
-            state = self._checkpoints.restore(path)
-        session.resync_global_step()
-        session.restored_checkpoint = path
-        session.restored_step = int(session.global_step_value())
-        session.restored_hook_state = state
+        session.restore(
+            path,
+            RestoreOptions(allow_partial=self._scaffold.allow_partial_restore),
+        )
 
     def _initialize_once(self, session: StepSession) -> None:
         if not self._created_once:

@@ -23,6 +23,7 @@ from keras_monitored._checkpointing import (
     CheckpointWriter,
     SessionCheckpoints,
 )
+from keras_monitored._restore import RestoreOptions, RestoreRecord
 from keras_monitored._worker_agreement import WorkerAgreement
 
 
@@ -60,6 +61,7 @@ class SessionHandle:
         self.restored_checkpoint: str | None = None
         self.restored_step: int | None = None
         self.restored_hook_state: dict[str, Any] | None = None
+        self._restore_record: RestoreRecord | None = None
 
     @property
     def strategy(self) -> tf.distribute.Strategy:
@@ -137,6 +139,43 @@ class SessionHandle:
         return fetches_lib.resolve(
             fetches, self._last_outputs, self.global_step_value
         )
+
+    def restore(self, path: str, options: RestoreOptions) -> dict[str, Any]:
+        """Restores checkpoint `path` (inside the strategy's scope).
+
+        What the restore gave values to is verified once, after the first
+        step (`verify_restore`): variables built by that step get their
+        values only then.
+
+        Args:
+          path: the checkpoint's path prefix.
+          options: strictness and the fixes messages suggest.
+
+        Returns:
+          The hooks' saved states.
+
+        Raises:
+          ValueError: the restore would leave variables without a value.
+        """
+        with self._strategy.scope():
+            record = self._checkpoints.restore(path, options)
+        self.resync_global_step()
+        self.restored_checkpoint = path
+        self.restored_step = int(self.global_step_value())
+        self.restored_hook_state = record.hook_state
+        self._restore_record = record
+        return record.hook_state
+
+    def verify_restore(self) -> None:
+        """Verifies the last restore, once: call after the first completed
+        step, before hooks see it (so nothing saves a partial restore).
+
+        Raises:
+          ValueError: variables the restore left without a value.
+        """
+        record, self._restore_record = self._restore_record, None
+        if record is not None:
+            record.verify()
 
     def checkpoint_writer(
         self,

@@ -18,14 +18,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from keras_monitored import _compat, exposed_tensors
+from keras_monitored import _compat
 from keras_monitored import _fetches as fetches_lib
-from keras_monitored._checkpointing import SessionCheckpoints
-from keras_monitored._step_summaries import (
-    StepSummaryRecorder,
-    SummaryTarget,
-    summary_step_after,
-)
+from keras_monitored._checkpointing import DEFAULT_BASENAME, SessionCheckpoints
+from keras_monitored._step_summaries import StepSummaryRecorder, SummaryTarget
+from keras_monitored._step_compiler import compile_step, is_graph_iterator
+from keras_monitored._written_variables import UnsavedVariablesCheck
 from keras_monitored.session_handle import SessionHandle
 
 StepFn = Callable[..., Any]
@@ -44,13 +42,6 @@ def is_step_fn(fetches: Any) -> bool:
     """True if `run(fetches)` means "run this step function"."""
     return callable(fetches) and not isinstance(
         fetches, (tf.Variable, tf.Tensor)
-    )
-
-
-def is_graph_iterator(value: Any) -> bool:
-    """True for iterators that are advanced inside the compiled step."""
-    return isinstance(
-        value, (tf.data.Iterator, tf.distribute.DistributedIterator)
     )
 
 
@@ -112,24 +103,6 @@ def _compile_key(step_fn: StepFn) -> Any:
     )
 
 
-def _reduce_replicas(strategy: tf.distribute.Strategy, value: Any) -> Any:
-    """Averages floating per-replica values; takes the first replica's others."""
-
-    def reduce(leaf):
-        if not isinstance(leaf, tf.distribute.DistributedValues):
-            return leaf
-        local = strategy.experimental_local_results(leaf)
-        if (
-            local
-            and isinstance(local[0], tf.Tensor)
-            and local[0].dtype.is_floating
-        ):
-            return strategy.reduce(tf.distribute.ReduceOp.MEAN, leaf, axis=None)
-        return local[0]
-
-    return tf.nest.map_structure(reduce, value)
-
-
 class StepSession(SessionHandle):
     """Runs compiled steps and reads fetches for one monitored session.
 
@@ -147,6 +120,8 @@ class StepSession(SessionHandle):
       steps_per_loop: the most steps one `run` call may execute.
       dataset_iterators: the iterators over datasets fed as values, shared
         between the sessions one creator makes.
+      unsaved_check: refuses steps that update trainable variables the
+        checkpoint does not reach (sessions with a checkpoint_dir).
     """
 
     def __init__(
@@ -160,6 +135,7 @@ class StepSession(SessionHandle):
         is_chief: bool = True,
         steps_per_loop: int = 1,
         dataset_iterators: dict[int, tuple[Any, Any]] | None = None,
+        unsaved_check: UnsavedVariablesCheck | None = None,
     ):
         super().__init__(
             strategy=strategy,
@@ -169,6 +145,7 @@ class StepSession(SessionHandle):
             is_chief=is_chief,
         )
         self._advance = advance_global_step
+        self._unsaved_check = unsaved_check
         self._steps_per_loop = steps_per_loop
         self._compiled: dict[
             Any, tuple[StepFn, tuple[Callable[..., Any], Callable[..., Any]]]
@@ -185,6 +162,32 @@ class StepSession(SessionHandle):
     @property
     def steps_per_loop(self) -> int:
         return self._steps_per_loop
+
+    def checkpoint_writer(
+        self,
+        directory: str,
+        basename: str = DEFAULT_BASENAME,
+        items: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """A writer for `directory` (see `SessionHandle`).
+
+        A writer of the session's own checkpoint (a `CheckpointSaverHook`
+        without a saver or scaffold of its own) makes the session check its
+        steps as a `checkpoint_dir` does: a step that updates trainable
+        variables the checkpoint would not save is refused. What a hook's
+        own saver saves counts as saved.
+        """
+        writer = super().checkpoint_writer(directory, basename, items)
+        if self._unsaved_check is not None:
+            self._unsaved_check.add_root(writer.root)
+        elif items is None:
+            self._unsaved_check = UnsavedVariablesCheck(
+                writer.root,
+                global_step=self._global_step,
+                checkpoint_dir=directory,
+                allow=getattr(self._scaffold, "allow_partial_restore", False),
+            )
+        return writer
 
     def record_step_summaries(self, destination: Any) -> SummaryTarget:
         """Makes the step's `tf.summary` calls write to `destination` (a log
@@ -269,6 +272,9 @@ class StepSession(SessionHandle):
           tf.errors.OutOfRangeError: an iterator ran out (the global step
             counts the steps that completed).
           StopIteration: a Python iterator feed ran out.
+          ValueError: the step updates trainable variables the checkpoint
+            does not reach (checked before its first call), or the last
+            restore left variables without a value (checked after it).
         """
         self._check_open()
         prepared, host_fed = self._prepare_feeds(feeds)
@@ -284,16 +290,18 @@ class StepSession(SessionHandle):
                 if self._summary_recorder is not None
                 else _no_summary_targets()
             )
+            function, args = (
+                (single, (prepared, targets))
+                if num_steps == 1
+                else (
+                    loop,
+                    (prepared, tf.constant(num_steps, tf.int32), targets),
+                )
+            )
             with self._strategy.scope():
-                if num_steps == 1:
-                    outputs, exposed, step_after = self._call(
-                        single, (prepared, targets)
-                    )
-                else:
-                    outputs, exposed, step_after = self._call(
-                        loop,
-                        (prepared, tf.constant(num_steps, tf.int32), targets),
-                    )
+                if self._unsaved_check is not None:
+                    self._unsaved_check.check_once(single, function, args)
+                outputs, exposed, step_after = self._call(function, args)
         except Exception:
             self.resync_global_step()
             raise
@@ -302,6 +310,9 @@ class StepSession(SessionHandle):
         self._host_step = None
         self._step_after = step_after
         self._last_outputs = fetches_lib.StepOutputs(outputs, exposed)
+        # Variables the first step built have their restored values now:
+        # check the restore before any hook sees (or saves) this step.
+        self.verify_restore()
         return self._last_outputs
 
     def global_step_value(self) -> np.int64:
@@ -383,95 +394,17 @@ class StepSession(SessionHandle):
         if entry is None:
             # The entry keeps `step_fn` (and so its closure) alive, so the
             # ids in its key cannot be reused by other objects.
-            entry = (step_fn, self._compile(step_fn))
+            entry = (
+                step_fn,
+                compile_step(
+                    step_fn,
+                    strategy=self._strategy,
+                    global_step=self._global_step,
+                    advance_global_step=self._advance,
+                    summary_recorder=self._summary_recorder,
+                ),
+            )
             self._compiled[key] = entry
             if len(self._compiled) > _MAX_COMPILED_STEPS:
                 del self._compiled[next(iter(self._compiled))]
         return entry[1]
-
-    def _compile(
-        self, step_fn: StepFn
-    ) -> tuple[Callable[..., Any], Callable[..., Any]]:
-        strategy = self._strategy
-        global_step = self._global_step if self._advance else None
-
-        def replica_step(feeds):
-            with exposed_tensors.collecting() as exposed:
-                outputs = step_fn(**feeds)
-            if isinstance(outputs, Mapping):
-                clashes = sorted(set(map(str, outputs)) & set(exposed))
-                if clashes:
-                    raise ValueError(
-                        f"km.expose names {clashes} are also outputs returned by "
-                        "the step function; use different names."
-                    )
-            return outputs, dict(exposed)
-
-        recorder = self._summary_recorder
-        step_variable = self._global_step
-
-        def step_body(feeds, summary_targets):
-            feeds = {
-                key: (next(value) if is_graph_iterator(value) else value)
-                for key, value in feeds.items()
-            }
-            if recorder is None:
-                outputs, exposed = strategy.run(replica_step, args=(feeds,))
-            else:
-                summary_step = summary_step_after(step_variable)
-                with recorder.recording(summary_step, summary_targets):
-                    outputs, exposed = strategy.run(replica_step, args=(feeds,))
-            return (
-                _reduce_replicas(strategy, outputs),
-                _reduce_replicas(strategy, exposed),
-                tf.constant(True),
-            )
-
-        # The body is a nested function: its outputs (even the constant
-        # `done`) exist only once every stateful op in it -- iterator reads,
-        # asserts, updates -- has succeeded, so the global step never advances
-        # for a step that failed. Control dependencies on plain output tensors
-        # do not give that guarantee.
-        compiled_body = tf.function(
-            step_body, reduce_retracing=True, autograph=True
-        )
-
-        step_reader = _compat.as_tf_variable(step_variable)
-
-        def one_step(feeds, summary_targets):
-            outputs, exposed, done = compiled_body(feeds, summary_targets)
-            with tf.control_dependencies([done]):
-                if global_step is not None:
-                    step_after = global_step.assign_add(1)
-                else:
-                    step_after = tf.cast(step_reader.read_value(), tf.int64)
-            return outputs, exposed, tf.identity(step_after)
-
-        def loop(feeds, num_steps, summary_targets):
-            first = one_step(feeds, summary_targets)
-            # Only tensors can be loop variables: carry those, and keep the
-            # rest of the outputs (None, Python values) from the first step.
-            flat = tf.nest.flatten(first)
-            carried = [
-                i for i, leaf in enumerate(flat) if isinstance(leaf, tf.Tensor)
-            ]
-
-            def body(index, _):
-                step_flat = tf.nest.flatten(one_step(feeds, summary_targets))
-                return index + 1, [step_flat[i] for i in carried]
-
-            _, last = tf.while_loop(
-                lambda index, _: index < num_steps,
-                body,
-                (tf.constant(1, tf.int32), [flat[i] for i in carried]),
-                parallel_iterations=1,
-            )
-            for position, leaf in zip(carried, last):
-                flat[position] = leaf
-            return tf.nest.pack_sequence_as(first, flat)
-
-        name = getattr(step_fn, "__name__", "step")
-        single = tf.function(one_step, reduce_retracing=True, autograph=False)
-        looped = tf.function(loop, reduce_retracing=True, autograph=False)
-        logging.info("Compiling step function %s with tf.function.", name)
-        return single, looped

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from keras_monitored import _roles as roles
 from keras_monitored import _validation
+from keras_monitored._eager_guard import check_eager
 from keras_monitored.hook_list import HookList
 from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
 from keras_monitored.hooks.step_counter import StepCounterHook
@@ -130,6 +131,8 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
       ValueError: both steps and secs given for checkpoints or summaries, or
         an out-of-range value.
       TypeError: an argument of the wrong type.
+      RuntimeError: eager execution is off (a `tf.Graph` is the default
+        graph, or `disable_v2_behavior()` was called).
 
     Example:
 
@@ -142,6 +145,7 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
             sess.run(train_step, feed_dict={"batch": iterator})
     ```
     """
+    check_eager("km.MonitoredTrainingSession")
     save_summaries_steps, save_summaries_secs = _resolve_every(
         save_summaries_steps,
         save_summaries_secs,

@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 
-import numpy as np
 import tensorflow as tf
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,15 +27,24 @@ def test_readme_snippet_trains_and_checkpoints(tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-1000")
 
 
-def test_migration_guide_recipe_loads_a_tf1_checkpoint_eagerly(tmp_path):
-    path = str(tmp_path / "model.ckpt-7")
-    with tf.Graph().as_default():
-        tf.compat.v1.get_variable(
-            "w1", initializer=np.full((2, 2), 3.0, np.float32)
-        )
-        with tf.compat.v1.Session() as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            tf.compat.v1.train.Saver().save(session, path)
-    migrated = tf.Variable(np.zeros((2, 2), np.float32))
-    tf.compat.v1.train.Saver(var_list={"w1": migrated}).restore(None, path)
-    np.testing.assert_array_equal(migrated.numpy(), np.full((2, 2), 3.0))
+def read_doc(*parts):
+    with open(os.path.join(REPO, *parts), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_upgrade_page_lists_every_rule():
+    from migration.upgrade import rules
+
+    page = read_doc("docs", "km_migrate_upgrade.md")
+    for rule in rules.MANUAL_RULES:
+        assert rule.what in page, rule.what
+    for flag in rules.KM_FLAGS:
+        assert f"`{flag}`" in page, flag
+
+
+def test_migration_guide_starts_with_the_two_commands():
+    guide = read_doc("docs", "migration_guide.md")
+    first_section = guide[: guide.index("## 1.")]
+    assert "km-migrate upgrade" in first_section
+    assert "km-migrate checkpoint" in first_section
+    assert "km-migrate" in read_doc("README.md")

@@ -182,3 +182,160 @@ def test_summary_flags_and_an_explicit_strategy(tmp_path, mirrored):
 def test_auto_strategy_reads_tf_config(monkeypatch, tf_config, expected):
     monkeypatch.setenv("TF_CONFIG", tf_config)
     assert km_flags.strategy_name(parsed()) == expected
+
+
+# -- a binary that defines some of km's names itself -------------------------
+
+
+def test_compatible_flags_of_the_binary_are_reused(tmp_path):
+    values = flags.FlagValues()
+    flags.DEFINE_string(
+        "checkpoint_dir", str(tmp_path), "The binary's own.", flag_values=values
+    )
+    flags.DEFINE_integer(
+        "max_steps", 3, "The binary's own.", flag_values=values
+    )
+    flags.DEFINE_integer(
+        "save_checkpoint_secs", 60, "An int is fine.", flag_values=values
+    )
+    flags.DEFINE_enum(
+        "strategy",
+        "default",
+        ["default", "mirrored", "parameter_server"],
+        "The binary's own choices.",
+        flag_values=values,
+    )
+    km_flags.define_flags(values)
+    km_flags.define_flags(values)  # still idempotent
+    values(["prog", "--save_checkpoint_secs=30"])
+    assert values["checkpoint_dir"].help == "The binary's own."
+    assert values.steps_per_loop == 1  # the rest are km's
+    with km_flags.session_from_flags(flag_values=values) as sess:
+        saver = [
+            h for h in sess.hooks if isinstance(h, km.CheckpointSaverHook)
+        ][0]
+        assert saver.checkpoint_dir == str(tmp_path)
+        assert (saver.timer.every_secs, saver.timer.every_steps) == (30, None)
+        while not sess.should_stop():
+            sess.run(lambda: {})
+    assert km.get_global_step().numpy() == 3  # StopAtStepHook(--max_steps)
+
+
+@pytest.mark.parametrize(
+    "define, message",
+    [
+        pytest.param(
+            lambda v: flags.DEFINE_integer(
+                "checkpoint_dir", 1, "", flag_values=v
+            ),
+            r"--checkpoint_dir as an int flag \(default 1\), but keras_monitored "
+            r"needs a string flag",
+            id="int_checkpoint_dir",
+        ),
+        pytest.param(
+            lambda v: flags.DEFINE_float("max_steps", 2.5, "", flag_values=v),
+            r"--max_steps as a float flag \(default 2\.5\).*needs an integer flag",
+            id="float_max_steps",
+        ),
+        pytest.param(
+            lambda v: flags.DEFINE_string(
+                "save_checkpoint_secs", "600", "", flag_values=v
+            ),
+            r"--save_checkpoint_secs as a string flag.*an integer or float flag",
+            id="string_secs",
+        ),
+        pytest.param(
+            lambda v: flags.DEFINE_enum(
+                "strategy", "ps", ["ps", "mirrored"], "", flag_values=v
+            ),
+            r"--strategy as a string enum flag \(default 'ps'\).*whose default "
+            r"is one of km's strategy names",
+            id="strategy_default",
+        ),
+        pytest.param(
+            lambda v: flags.DEFINE_bool("tpu", False, "", flag_values=v),
+            r"--tpu as a bool flag",
+            id="bool_tpu",
+        ),
+        pytest.param(
+            lambda v: flags.DEFINE_multi_integer(
+                "max_steps", [], "", flag_values=v
+            ),
+            r"--max_steps as a multi int flag",
+            id="multi_max_steps",
+        ),
+    ],
+)
+def test_an_incompatible_flag_of_the_binary_is_a_clear_error(define, message):
+    values = flags.FlagValues()
+    define(values)
+    (name,) = list(values)  # the one flag the binary defined
+    with pytest.raises(ValueError, match=message) as raised:
+        km_flags.define_flags(values)
+    assert f"define_flags(exclude=('{name}',))" in str(raised.value)
+
+
+def test_excluded_flags_are_left_to_the_binary_and_read_as_unset(tmp_path):
+    values = flags.FlagValues()
+    flags.DEFINE_float("max_steps", 2.5, "Epochs, here.", flag_values=values)
+    flags.DEFINE_string("strategy", "horovod", "Not km's.", flag_values=values)
+    km_flags.define_flags(values, exclude=("max_steps", "strategy", "tpu"))
+    km_flags.define_flags(values, exclude=["tpu", "strategy", "max_steps"])
+    assert "tpu" not in values
+    values(["prog", f"--checkpoint_dir={tmp_path}", "--strategy=anything"])
+    assert km_flags.strategy_name(values) == "default"  # unset: auto
+    with km_flags.session_from_flags(flag_values=values) as sess:
+        assert not any(isinstance(h, km.StopAtStepHook) for h in sess.hooks)
+
+
+@pytest.mark.parametrize(
+    "exclude, error, message",
+    [
+        pytest.param(
+            ("max_step", "tpu"),
+            ValueError,
+            r"exclude=\('max_step', 'tpu'\).*keras_monitored defines "
+            r"\(checkpoint_dir, .*\); \['max_step'\] are not",
+            id="unknown",
+        ),
+        pytest.param(
+            "max_steps",
+            TypeError,
+            r"exclude='max_steps'.*an iterable of flag names",
+            id="bare_string",
+        ),
+        pytest.param((1,), TypeError, r"exclude=\(1,\)", id="not_a_name"),
+    ],
+)
+def test_bad_exclude(exclude, error, message):
+    with pytest.raises(error, match=message):
+        km_flags.define_flags(flags.FlagValues(), exclude=exclude)
+
+
+def test_a_second_call_adds_no_validators_and_keeps_its_exclusions():
+    values = flags.FlagValues()
+    km_flags.define_flags(values, exclude=("tpu",))
+    validators = {name: len(values[name].validators) for name in values}
+    km_flags.define_flags(values, exclude=("tpu",))
+    assert {name: len(values[name].validators) for name in values} == validators
+    with pytest.raises(ValueError, match=r"already called.*exclude=\('tpu',\)"):
+        km_flags.define_flags(values)
+
+
+def test_a_reused_strategy_flag_with_a_name_km_does_not_know():
+    values = flags.FlagValues()
+    flags.DEFINE_string("strategy", "mirrored", "Own.", flag_values=values)
+    km_flags.define_flags(values)
+    values(["prog", "--strategy=parameter_server"])
+    with pytest.raises(
+        ValueError,
+        match=r"--strategy.*'parameter_server'.*one of auto, default",
+    ):
+        km_flags.strategy_from_flags(values)
+
+
+def test_flags_km_did_not_define_are_a_clear_error():
+    values = flags.FlagValues()
+    values(["prog"])
+    with pytest.raises(ValueError, match=r"Call km_flags\.define_flags"):
+        km_flags.session_from_flags(flag_values=values)

@@ -91,6 +91,8 @@ def step_with_summaries():
         weight.assign_sub(0.5)
         return {"loss": loss}
 
+    # What a session with a checkpoint_dir must save: the step trains it.
+    step.scaffold = km.Scaffold(checkpoint={"weight": weight})
     return step
 
 
@@ -153,6 +155,7 @@ def test_summary_saver_seconds_with_injected_clock(tmp_path):
 def test_monitored_training_session_default_summaries(tmp_path):
     with km.MonitoredTrainingSession(
         checkpoint_dir=str(tmp_path),
+        scaffold=step_with_summaries_step.scaffold,
         save_summaries_steps=5,
         log_step_count_steps=5,
         save_checkpoint_secs=None,
@@ -173,7 +176,9 @@ def test_monitored_training_session_default_summaries(tmp_path):
 
 def test_summary_dir_and_default_hook_order(tmp_path):
     with km.MonitoredTrainingSession(
-        checkpoint_dir=str(tmp_path / "ckpt"), summary_dir=str(tmp_path / "tb")
+        checkpoint_dir=str(tmp_path / "ckpt"),
+        summary_dir=str(tmp_path / "tb"),
+        scaffold=step_with_summaries_step.scaffold,
     ) as sess:
         names = [type(h).__name__ for h in sess.hooks]
         sess.run(step_with_summaries_step)
@@ -316,7 +321,7 @@ def test_only_the_chief_writes_summaries_and_checkpoints(tmp_path):
         km.hooks.CheckpointSaverHook(str(tmp_path), save_steps=1),
     ]
     creator = km.WorkerSessionCreator(
-        scaffold=km.Scaffold(checkpoint={"w": tf.Variable(1.0)})
+        scaffold=step_with_summaries_step.scaffold
     )
     with km.MonitoredSession(session_creator=creator, hooks=hooks) as sess:
         for _ in range(3):

@@ -7,6 +7,10 @@ What changed (see docs/migration_guide.md for the walk-through):
   - tf.get_variable       -> tf.Variable (a tf.train.Checkpoint names them)
   - hooks holding tensors -> hooks naming step outputs ("loss")
   - tf.train.MonitoredTrainingSession -> km flags' MonitoredTrainingSession
+
+Pointed at train_tf1.py's --checkpoint_dir, it resumes TF1's checkpoint: its
+variables keep TF1's names (w1, b1, w2, b2, global_step), so km restores the
+name-based checkpoint by name.
 """
 
 from __future__ import annotations

@@ -1,0 +1,151 @@
+"""Compiling a step function: the one-step and the multi-step
+`tf.function`s a `StepSession` calls.
+
+One step: advance graph iterators among the feeds, run the step per replica
+(`strategy.run`, with the step's `tf.summary` calls recorded on chosen
+steps), reduce per-replica outputs, then advance the global step -- only once
+every stateful op of the step has succeeded. A loop of N steps runs that in
+a `tf.while_loop` and returns the last step's outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import tensorflow as tf
+from absl import logging
+
+from keras_monitored import _compat, exposed_tensors
+from keras_monitored._step_summaries import (
+    StepSummaryRecorder,
+    summary_step_after,
+)
+
+
+def is_graph_iterator(value: Any) -> bool:
+    """True for iterators that are advanced inside the compiled step."""
+    return isinstance(
+        value, (tf.data.Iterator, tf.distribute.DistributedIterator)
+    )
+
+
+def _reduce_replicas(strategy: tf.distribute.Strategy, value: Any) -> Any:
+    """Averages floating per-replica values; takes the first replica's others."""
+
+    def reduce(leaf):
+        if not isinstance(leaf, tf.distribute.DistributedValues):
+            return leaf
+        local = strategy.experimental_local_results(leaf)
+        if (
+            local
+            and isinstance(local[0], tf.Tensor)
+            and local[0].dtype.is_floating
+        ):
+            return strategy.reduce(tf.distribute.ReduceOp.MEAN, leaf, axis=None)
+        return local[0]
+
+    return tf.nest.map_structure(reduce, value)
+
+
+def compile_step(
+    step_fn: Callable[..., Any],
+    *,
+    strategy: tf.distribute.Strategy,
+    global_step: Any,
+    advance_global_step: bool,
+    summary_recorder: StepSummaryRecorder | None,
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """Compiles `step_fn` into a one-step and a multi-step `tf.function`.
+
+    Both take `(feeds, [num_steps,] summary_targets)` and return
+    `(outputs, exposed, step_after)`: the step's outputs (per-replica values
+    reduced), the tensors it `km.expose`d, and the global step after it.
+
+    Args:
+      step_fn: called as `step_fn(**feeds)` per replica; graph iterators
+        among the feeds are advanced first.
+      strategy: the strategy replicas run under.
+      global_step: the global step variable.
+      advance_global_step: add one per completed step (else the step
+        advances it itself and it is only read).
+      summary_recorder: records the step's `tf.summary` calls, or None.
+    """
+    advanced = global_step if advance_global_step else None
+
+    def replica_step(feeds):
+        with exposed_tensors.collecting() as exposed:
+            outputs = step_fn(**feeds)
+        if isinstance(outputs, Mapping):
+            clashes = sorted(set(map(str, outputs)) & set(exposed))
+            if clashes:
+                raise ValueError(
+                    f"km.expose names {clashes} are also outputs returned by "
+                    "the step function; use different names."
+                )
+        return outputs, dict(exposed)
+
+    def step_body(feeds, summary_targets):
+        feeds = {
+            key: (next(value) if is_graph_iterator(value) else value)
+            for key, value in feeds.items()
+        }
+        if summary_recorder is None:
+            outputs, exposed = strategy.run(replica_step, args=(feeds,))
+        else:
+            summary_step = summary_step_after(global_step)
+            with summary_recorder.recording(summary_step, summary_targets):
+                outputs, exposed = strategy.run(replica_step, args=(feeds,))
+        return (
+            _reduce_replicas(strategy, outputs),
+            _reduce_replicas(strategy, exposed),
+            tf.constant(True),
+        )
+
+    # The body is a nested function: its outputs (even the constant
+    # `done`) exist only once every stateful op in it -- iterator reads,
+    # asserts, updates -- has succeeded, so the global step never advances
+    # for a step that failed. Control dependencies on plain output tensors
+    # do not give that guarantee.
+    compiled_body = tf.function(
+        step_body, reduce_retracing=True, autograph=True
+    )
+
+    step_reader = _compat.as_tf_variable(global_step)
+
+    def one_step(feeds, summary_targets):
+        outputs, exposed, done = compiled_body(feeds, summary_targets)
+        with tf.control_dependencies([done]):
+            if advanced is not None:
+                step_after = advanced.assign_add(1)
+            else:
+                step_after = tf.cast(step_reader.read_value(), tf.int64)
+        return outputs, exposed, tf.identity(step_after)
+
+    def loop(feeds, num_steps, summary_targets):
+        first = one_step(feeds, summary_targets)
+        # Only tensors can be loop variables: carry those, and keep the
+        # rest of the outputs (None, Python values) from the first step.
+        flat = tf.nest.flatten(first)
+        carried = [
+            i for i, leaf in enumerate(flat) if isinstance(leaf, tf.Tensor)
+        ]
+
+        def body(index, _):
+            step_flat = tf.nest.flatten(one_step(feeds, summary_targets))
+            return index + 1, [step_flat[i] for i in carried]
+
+        _, last = tf.while_loop(
+            lambda index, _: index < num_steps,
+            body,
+            (tf.constant(1, tf.int32), [flat[i] for i in carried]),
+            parallel_iterations=1,
+        )
+        for position, leaf in zip(carried, last):
+            flat[position] = leaf
+        return tf.nest.pack_sequence_as(first, flat)
+
+    name = getattr(step_fn, "__name__", "step")
+    single = tf.function(one_step, reduce_retracing=True, autograph=False)
+    looped = tf.function(loop, reduce_retracing=True, autograph=False)
+    logging.info("Compiling step function %s with tf.function.", name)
+    return single, looped
