@@ -4,54 +4,24 @@ trackables, the global step and the hooks' resumable state, written with
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from keras_monitored import _compat, _name_based_restore, _restore
+from keras_monitored._hook_state import (
+    HookState,
+    PendingHookState,
+    completed_or,
+)
 
 DEFAULT_BASENAME = "model.ckpt"
 GLOBAL_STEP_KEY = "global_step"
 HOOK_STATE_KEY = "keras_monitored_hook_state"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(
-        f"{value!r} of type {type(value).__name__} is not JSON serialisable"
-    )
-
-
-class HookState(_compat.python_state_base()):
-    """The hooks' `get_state()` values, stored in the checkpoint as a string.
-
-    At save time it asks its provider for the current states; at restore time
-    it keeps what was read until the session hands it to the hooks.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.provider: Callable[[], Mapping[str, Any]] = dict
-        self.restored: dict[str, Any] | None = None
-
-    def serialize(self) -> str:
-        return json.dumps(
-            dict(self.provider()), default=_json_default, sort_keys=True
-        )
-
-    def deserialize(self, string_value: Any) -> None:
-        if isinstance(string_value, bytes):
-            string_value = string_value.decode("utf-8")
-        self.restored = json.loads(string_value) if string_value else {}
 
 
 def build_root(
@@ -95,10 +65,12 @@ class CheckpointWriter:
         directory: str,
         max_to_keep: int | None,
         basename: str = DEFAULT_BASENAME,
+        pending_state: PendingHookState | None = None,
     ):
         self.root = root
         self.directory = directory
         self.basename = basename
+        self._pending_state = pending_state
         self._manager = tf.train.CheckpointManager(
             root, directory, max_to_keep=max_to_keep, checkpoint_name=basename
         )
@@ -109,9 +81,18 @@ class CheckpointWriter:
         return os.path.join(self.directory, self.basename)
 
     def save(self, step: int) -> str:
-        """Writes the checkpoint for `step`; returns its path prefix."""
+        """Writes the checkpoint for `step` now; returns its path prefix.
+
+        The hooks' state goes in as it is at this moment; the hooks that
+        have not yet finished the current phase complete it once they have
+        (`PendingHookState`).
+        """
+        kept = set(self._manager.checkpoints)
         path = self._manager.save(checkpoint_number=int(step))
         logging.info("Saved checkpoint for step %d to %s.", step, path)
+        if self._pending_state is not None:
+            self._pending_state.saved(path)
+            self._pending_state.removed(kept - set(self._manager.checkpoints))
         return path
 
     def latest(self) -> str | None:
@@ -179,6 +160,7 @@ class SessionCheckpoints:
         max_to_keep: int | None = 5,
     ):
         self.hook_state = HookState()
+        self.pending_state = PendingHookState(self.hook_state)
         self.global_step = global_step
         self.max_to_keep = max_to_keep
         self.root = build_root(items, global_step, self.hook_state)
@@ -216,12 +198,18 @@ class SessionCheckpoints:
         """
         if items is not None:
             root = build_root(items, self.global_step, self.hook_state)
-            return CheckpointWriter(root, directory, self.max_to_keep, basename)
+            return CheckpointWriter(
+                root, directory, self.max_to_keep, basename, self.pending_state
+            )
         key = (os.path.abspath(directory), basename)
         writer = self._writers.get(key)
         if writer is None:
             writer = CheckpointWriter(
-                self.root, directory, self.max_to_keep, basename
+                self.root,
+                directory,
+                self.max_to_keep,
+                basename,
+                self.pending_state,
             )
             self._writers[key] = writer
         return writer
@@ -264,6 +252,7 @@ class SessionCheckpoints:
                 excluded=_restore.bookkeeping(self.root, self.hook_state),
                 options=options,
             )
+        record.hook_state = completed_or(path, record.hook_state)
         logging.info(
             "Restored checkpoint %s (global step %d).",
             path,
@@ -273,10 +262,72 @@ class SessionCheckpoints:
 
 
 def latest_checkpoint(directory: str | None) -> str | None:
-    """`tf.train.latest_checkpoint`, tolerant of a directory that is not there."""
+    """The newest checkpoint of `directory` (None for no directory or no
+    checkpoint).
+
+    `tf.train.latest_checkpoint`, and more: a directory that was moved or
+    copied keeps a `checkpoint` file naming paths elsewhere (TF1 wrote
+    absolute ones); TF then finds nothing and a session would start from
+    scratch and overwrite the files. The checkpoint files in the directory
+    are used instead, with a warning.
+
+    Raises:
+      ValueError: the directory holds checkpoint files but none of them can
+        be told to be the latest.
+    """
     if not directory or not tf.io.gfile.exists(directory):
         return None
-    return tf.train.latest_checkpoint(directory)
+    path = tf.train.latest_checkpoint(directory)
+    if path:
+        return path
+    return _relocated_latest(directory)
+
+
+def _relocated_latest(directory: str) -> str | None:
+    present = {
+        os.path.basename(name)[: -len(".index")]
+        for name in tf.io.gfile.glob(os.path.join(directory, "*.index"))
+    }
+    if not present:
+        return None
+    state = tf.train.get_checkpoint_state(directory)
+    named = (
+        [os.path.basename(p) for p in state.all_model_checkpoint_paths]
+        + [os.path.basename(state.model_checkpoint_path)]
+        if state
+        else []
+    )
+    listed = [name for name in named if name in present]
+    stepped = [name for name in present if checkpoint_step(name) is not None]
+    if listed:
+        chosen = listed[-1]
+    elif stepped and not named:
+        chosen = max(stepped, key=checkpoint_step)
+    else:
+        raise ValueError(
+            f"checkpoint_dir={directory!r} holds checkpoint files "
+            f"{sorted(present)} but its 'checkpoint' file names "
+            f"{named or 'none of them'}. Restoring none would start from "
+            "scratch and overwrite them: fix the 'checkpoint' file (or remove "
+            "it to use the highest step), or pass the one to restore as "
+            "checkpoint_filename_with_path."
+        )
+    if state:
+        logging.warning(
+            "The 'checkpoint' file of %s names %s, which is not there (was "
+            "the directory moved or copied?); restoring %s from the "
+            "directory itself.",
+            directory,
+            state.model_checkpoint_path,
+            chosen,
+        )
+    else:
+        logging.warning(
+            "%s has no 'checkpoint' file; restoring %s, its highest step.",
+            directory,
+            chosen,
+        )
+    return os.path.join(directory, chosen)
 
 
 def checkpoint_step(path: str | None) -> int | None:

@@ -56,6 +56,15 @@ def tf1_timer_settings(timer: Any) -> tuple[float | None, int | None]:
     )
 
 
+def is_checkpoint(value: Any) -> bool:
+    """True for a `tf.train.Checkpoint`, or TF1's `tf.compat.v1.train.
+    Checkpoint` (what `tf.train.Checkpoint` means where `tf` is
+    `tensorflow.compat.v1`): both are containers whose children are saved."""
+    return isinstance(
+        value, (tf.train.Checkpoint, tf.compat.v1.train.Checkpoint)
+    )
+
+
 def checkpoint_children(checkpoint: tf.train.Checkpoint) -> dict[str, Any]:
     """The named children of a `tf.train.Checkpoint` (its constructor kwargs).
 
@@ -109,9 +118,27 @@ def variable_dtype(value: Any) -> tf.DType:
     return tf.as_dtype(value.dtype)
 
 
+def is_keras_optimizer(value: Any) -> bool:
+    """True for a Keras 3 optimizer."""
+    if "keras" not in type(value).__module__:
+        return False
+    import keras  # pylint: disable=import-outside-toplevel
+
+    return isinstance(value, keras.optimizers.Optimizer)
+
+
 def is_trackable(value: Any) -> bool:
     """True for anything a `tf.train.Checkpoint` can track."""
     return isinstance(value, tf.__internal__.tracking.Trackable)
+
+
+def is_eager_assign_result(value: Any) -> bool:
+    """True for what an eager `assign` returns (TF's private
+    `_UnreadVariable`): it looks like the variable, but stands for an op that
+    ran once."""
+    return type(value).__name__ == "_UnreadVariable" and isinstance(
+        value, tf.Variable
+    )
 
 
 def is_eager_tensor(value: Any) -> bool:

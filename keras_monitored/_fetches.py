@@ -5,10 +5,17 @@ TF2 has no graph tensors to fetch by handle, so a fetch is one of:
 * a `str`: the name of an output of the step (a key of the dict the step
   function returned, or a tensor published with `km.expose`). `"loss:0"` is
   read as `"loss"`; `"global_step"` always names the global step.
-* a `tf.Variable` (or Keras variable): its value after the step.
+* a `tf.Variable` (or Keras variable): fetched by a hook (`SessionRunArgs`),
+  its value when the run started, before the step -- what TF1's graph read
+  gave, and what TF1 hooks assume (`global_step = results + 1`); read with
+  `session.run(var)` outside a step, its current value.
 * a zero-argument callable: called after the step.
-* a concrete (eager) tensor: its value.
 * a list, tuple, dict or namedtuple of these; results keep the structure.
+
+An eager tensor (or the result of an eager assign) is refused: it is a
+value computed once, outside the step -- a TF1 hook that built an op in
+`__init__` or `begin()` -- and fetching it would return that constant
+forever.
 
 Results are numpy values, as `tf.Session.run` returned. Every place that
 fetches (the session, hooks, the Keras adapters) goes through `resolve`.
@@ -22,7 +29,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import tensorflow as tf
 
-from keras_monitored import _compat
+from keras_monitored import _compat, _validation
 
 GLOBAL_STEP_NAME = "global_step"
 _TENSOR_NAME_SUFFIX = re.compile(r":\d+$")
@@ -91,14 +98,33 @@ def describe(fetch: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+_FETCH_FORMS = (
+    "a step-output name (str, e.g. 'loss'; return the value from the step "
+    "function or km.expose it), a tf.Variable (its value before the step), or "
+    "a zero-argument callable evaluated after each step"
+)
+
+
 def _leaf_problem(fetch: Any) -> str | None:
     """Why `fetch` cannot be fetched, or None if it can."""
-    if (
-        isinstance(fetch, str)
-        or _compat.is_variable(fetch)
-        or _compat.is_eager_tensor(fetch)
-    ):
+    if _compat.is_eager_assign_result(fetch):
+        return (
+            f"{describe(fetch)} is the result of an assign that ran once, "
+            "eagerly, when it was built (a TF1 hook that made an assign op in "
+            "__init__ or begin()): TF2 has no op to run again on each step, "
+            "and fetching it would read the variable instead. Do the assign "
+            "in the step function, or eagerly in after_run; fetch "
+            + _FETCH_FORMS
+        )
+    if isinstance(fetch, str) or _compat.is_variable(fetch):
         return None
+    if _compat.is_eager_tensor(fetch):
+        return (
+            f"{describe(fetch)} is an eager tensor: a value computed once, "
+            "outside the step (a TF1 hook that built an op in __init__ or "
+            "begin() gets it computed at that moment), so fetching it would "
+            "return that constant forever. Fetch " + _FETCH_FORMS
+        )
     if _compat.is_symbolic_tensor(fetch):
         return (
             f"{describe(fetch)} is a graph tensor and cannot be fetched: TF2 has no graph to evaluate it in. "
@@ -130,8 +156,9 @@ def tagged_fetches(name: str, tensors: Any) -> tuple[list[Any], list[Any]]:
         fetches = [tensors[tag] for tag in tags]
     elif isinstance(tensors, (str, bytes)) or not hasattr(tensors, "__iter__"):
         raise TypeError(
-            f"Invalid value for argument `{name}`. Received: {name}={describe(tensors)}. "
-            "Expected a dict tag -> fetch or a list of fetches."
+            _validation.invalid(
+                name, tensors, "a dict tag -> fetch or a list of fetches"
+            )
         )
     else:
         fetches = list(tensors)
@@ -157,22 +184,57 @@ def check_fetches(name: str, fetches: Any) -> Any:
       TypeError: a leaf that can never be fetched (a graph tensor, a number).
     """
     if fetches is None:
-        raise TypeError(
-            f"Invalid value for argument `{name}`. Received: {name}=None. Expected fetches."
-        )
+        raise TypeError(_validation.invalid(name, None, "fetches"))
     for leaf in tf.nest.flatten(fetches):
         problem = _leaf_problem(leaf)
         if problem is not None:
             raise TypeError(
-                f"Invalid value for argument `{name}`. Received: {name}={describe(fetches)}; {problem}."
+                _validation.invalid(
+                    name, fetches, f"fetches that exist: {problem}"
+                )
             )
     return fetches
+
+
+def variable_values(
+    fetches: Any,
+    global_step_variable: Any,
+    global_step: Callable[[], Any],
+) -> dict[int, Any]:
+    """The values, now (before a step), of the variables among `fetches`.
+
+    Args:
+      fetches: a hook request's fetches.
+      global_step_variable: the session's global step variable, whose value
+        the session knows without a device read.
+      global_step: returns that value.
+
+    Returns:
+      `{id(variable): numpy value}`, for `resolve(..., variables_before=)`.
+    """
+    values: dict[int, Any] = {}
+    step_variable = _compat.as_tf_variable(global_step_variable)
+
+    def read(leaf: Any) -> None:
+        if id(leaf) in values or isinstance(leaf, str):
+            return
+        if _compat.is_variable(leaf) and not _compat.is_eager_assign_result(
+            leaf
+        ):
+            if _compat.as_tf_variable(leaf) is step_variable:
+                values[id(leaf)] = global_step()
+            else:
+                values[id(leaf)] = leaf.numpy()
+
+    _map_structure(read, fetches)
+    return values
 
 
 def resolve(
     fetches: Any,
     outputs: StepOutputs | None,
     global_step: Callable[[], Any],
+    variables_before: dict[int, Any] | None = None,
 ) -> Any:
     """Evaluates `fetches` against a step's outputs.
 
@@ -181,6 +243,8 @@ def resolve(
       outputs: the outputs of the step the fetches refer to, or None before
         any step has completed.
       global_step: returns the current global step as a numpy int64.
+      variables_before: values of fetched variables read before the step
+        (`variable_values`); other variables are read now.
 
     Returns:
       numpy values with the structure of `fetches`.
@@ -189,6 +253,7 @@ def resolve(
       KeyError: a name that is not an output of the step.
       TypeError: a fetch of a type that cannot be fetched.
     """
+    before = variables_before or {}
 
     def resolve_leaf(fetch: Any) -> Any:
         if isinstance(fetch, str):
@@ -196,15 +261,16 @@ def resolve(
         problem = _leaf_problem(fetch)
         if problem is not None:
             raise TypeError(f"Fetch {problem}.")
-        if _compat.is_variable(fetch) or _compat.is_eager_tensor(fetch):
-            return fetch.numpy()
+        if _compat.is_variable(fetch):
+            value = before.get(id(fetch))
+            return fetch.numpy() if value is None else value
         return to_numpy(fetch())
 
     if fetches is None:
         raise TypeError(
-            "Fetch None has invalid type NoneType: expected a step-output name "
-            "(str), a tf.Variable, a zero-argument callable, or a structure of "
-            "them."
+            "Fetch None has invalid type NoneType: expected "
+            + _FETCH_FORMS
+            + ", or a list/tuple/dict/namedtuple of them."
         )
     return _map_structure(resolve_leaf, fetches)
 

@@ -143,6 +143,10 @@ def restore(
             mismatched,
             options,
             keras_unmatched,
+            has_optimizer=any(
+                _compat.is_keras_optimizer(obj)
+                for obj, _ in _compat.trackables_with_paths(root)
+            ),
         )
         if not options.allow_partial:
             raise ValueError(f"{message} {options.allow_partial_hint}".strip())
@@ -178,6 +182,7 @@ def _mismatch_message(
     mismatched: list[str],
     options: RestoreOptions,
     keras_unmatched: bool,
+    has_optimizer: bool,
 ) -> str:
     parts = [
         (
@@ -204,11 +209,16 @@ def _mismatch_message(
             "sequential/dense/kernel, never by TF1's scope names such as "
             "dense/kernel.)"
         )
+    optimizer_note = (
+        ", and OPTIMIZER_FUNCTION returns the optimizer as you train with it "
+        "(its slots and step count are converted too)"
+        if has_optimizer
+        else ""
+    )
     parts.append(
-        "Convert the checkpoint for your model, where "
-        "FUNCTION builds it with no arguments (add --optimizer "
-        "FILE.py:OPTIMIZER_FUNCTION, or a Keras optimizer name such as adam, "
-        f"to convert optimizer slots too): {convert_command(path)}, "
+        "Convert the checkpoint for your model, where FUNCTION builds it "
+        f"with no arguments{optimizer_note}: "
+        f"{convert_command(path, optimizer=has_optimizer)}, "
         f"{options.use_converted.format(out=converted_dir(path))}."
     )
     return " ".join(parts)

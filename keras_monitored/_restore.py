@@ -100,7 +100,7 @@ def saved_objects(
     trackables = _compat.trackables_with_paths(root)
     skip = {id(obj) for obj in excluded if obj is not None}
     for obj, _ in trackables:
-        if isinstance(obj, tf.train.Checkpoint):
+        if _compat.is_checkpoint(obj):
             counter = _compat.checkpoint_save_counter(obj)
             if counter is not None:
                 skip.add(id(counter))
@@ -239,13 +239,46 @@ class RestoreRecord(abc.ABC):
             if unused
             else ""
         )
+        optimizer_note = (
+            " (A checkpoint converted by `km-migrate checkpoint` without "
+            "--optimizer holds no optimizer state: convert it again with "
+            "--optimizer FILE.py:OPTIMIZER_FUNCTION.)"
+            if any(_is_optimizer_name(name) for name in missing)
+            else ""
+        )
         return (
             f"Restoring checkpoint {self.path} left {len(missing)} of the "
             f"session's variables without a value: {listing(missing)}. "
             "Training on would mix restored and freshly initialised values "
             f"(and the next save would keep the mix).{unused_note} "
-            f"{self._missing_advice()}"
+            f"{self._missing_advice()}{optimizer_note}"
         )
+
+
+def _is_optimizer_name(name: str) -> bool:
+    """True for the name of an optimizer's variable (`optimizer/...`, or a
+    Keras optimizer's `adam/iteration`, `sgd/learning_rate`, slots)."""
+    head = name.split("/", 1)[0]
+    return head == "optimizer" or head in _KERAS_OPTIMIZER_NAMES
+
+
+_KERAS_OPTIMIZER_NAMES = frozenset(
+    {
+        "adam",
+        "adamw",
+        "adamax",
+        "adagrad",
+        "adadelta",
+        "adafactor",
+        "ftrl",
+        "lion",
+        "nadam",
+        "rmsprop",
+        "sgd",
+        "lamb",
+        "loss_scale_optimizer",
+    }
+)
 
 
 class _ObjectBasedRecord(RestoreRecord):

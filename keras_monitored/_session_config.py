@@ -46,13 +46,47 @@ def check_config(config: Any) -> Any:
     return config
 
 
+def _apply_gpu_options(config: Any) -> set[str]:
+    """`gpu_options.allow_growth` and `visible_device_list`, and
+    `device_count={'GPU': 0}`, through `tf.config`; returns the field names
+    handled (`gpu_options.<field>`, `device_count`)."""
+    handled = set()
+    gpus = tf.config.list_physical_devices("GPU")
+    options = config.gpu_options
+    try:
+        if options.visible_device_list:
+            indices = [int(i) for i in options.visible_device_list.split(",")]
+            tf.config.set_visible_devices(
+                [gpus[i] for i in indices if i < len(gpus)], "GPU"
+            )
+            handled.add("gpu_options.visible_device_list")
+        if dict(config.device_count).get("GPU") == 0:
+            tf.config.set_visible_devices([], "GPU")
+            handled.add("device_count")
+        if options.allow_growth:
+            for gpu in gpus:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            handled.add("gpu_options.allow_growth")
+    except (RuntimeError, ValueError) as error:
+        _warn_once(
+            "gpu_options",
+            "config.gpu_options not applied: %s (GPU settings take effect "
+            "only before TensorFlow's runtime starts: build the session "
+            "first thing in the program, or call tf.config yourself).",
+            error,
+        )
+    return handled
+
+
 def apply_config(config: Any) -> None:
     """Applies the parts of a ConfigProto that TF2 still has.
 
-    Thread-pool sizes, soft placement and device-placement logging map to
-    `tf.config`; thread settings only take effect before TensorFlow's runtime
-    starts, so a late setting is reported instead. Anything else in the
-    proto is reported once as having no TF2 meaning.
+    Thread-pool sizes, soft placement, device-placement logging, and
+    `gpu_options.allow_growth` / `visible_device_list` / `device_count=
+    {'GPU': 0}` map to `tf.config`; such settings only take effect before
+    TensorFlow's runtime starts, so a late setting is reported instead.
+    Anything else in the proto is reported once, by name, as having no TF2
+    equivalent.
     """
     if config is None:
         return
@@ -61,7 +95,7 @@ def apply_config(config: Any) -> None:
         "inter_op_parallelism_threads",
         "allow_soft_placement",
         "log_device_placement",
-    }
+    } | _apply_gpu_options(config)
     for field, setter in (
         (
             "intra_op_parallelism_threads",
@@ -84,11 +118,15 @@ def apply_config(config: Any) -> None:
         tf.config.set_soft_device_placement(True)
     if config.log_device_placement:
         tf.debugging.set_log_device_placement(True)
-    unhandled = sorted(
+    fields = [
+        f"gpu_options.{field.name}"
+        for field, _ in config.gpu_options.ListFields()
+    ] + [
         field.name
         for field, _ in config.ListFields()
-        if field.name not in handled
-    )
+        if field.name != "gpu_options"
+    ]
+    unhandled = sorted(name for name in fields if name not in handled)
     if unhandled:
         _warn_once(
             "config:" + ",".join(unhandled),

@@ -11,8 +11,18 @@ def _received(name: str, value: Any) -> str:
 
 
 def invalid(name: str, value: Any, expected: str) -> str:
-    """The message for a bad argument value."""
+    """The message for a bad argument value: "Invalid value for argument
+    `x`. Received: x=... Expected ..."."""
     return f"Invalid value for argument `{name}`. {_received(name, value)}. Expected {expected}."
+
+
+def tf1_message(message: str, hint: str = "", **received: Any) -> str:
+    """The message for an argument error TF1 also raised: TF1's own words
+    first (code that matches them keeps working), then the arguments and
+    values received, then what km adds (`hint`)."""
+    values = ", ".join(f"{name}={value!r}" for name, value in received.items())
+    text = f"{message} Received: {values}."
+    return f"{text} {hint}" if hint else text
 
 
 def _is_int(value: Any) -> bool:

@@ -8,7 +8,6 @@ import keras
 import numpy as np
 
 from keras_monitored import _compat, _validation
-from keras_monitored.hook_list import defer_until_hooks_done
 from keras_monitored.session_run_hook import SessionRunHook
 
 
@@ -125,15 +124,17 @@ class CallbackHook(SessionRunHook):
     def after_create_session(self, session: Any, coord: Any) -> None:
         del coord
         self._last_global_step = int(session.run("global_step"))
-        if not self._started:
-            defer_until_hooks_done(session, lambda: self._start(session))
-        else:
+        if self._started:
             # Recreated after a failure: the variables went back to the
             # restored checkpoint, so do the callbacks and the epoch.
             self._resume(self._pending_state)
 
     def before_run(self, run_context: Any) -> None:
-        self._skip_run = getattr(run_context, "num_steps", 1) == 0
+        if not self._started:
+            # Training begins at the first run, once every hook has set up
+            # (StopAtStepHook knows its last step: the progress bar's target).
+            self._start(run_context.session)
+        self._skip_run = run_context.num_steps == 0
         if self._skip_run:
             return None
         if self._epoch is None:
@@ -166,9 +167,8 @@ class CallbackHook(SessionRunHook):
             run_context.request_stop()
 
     def end(self, session: Any) -> None:
-        del session
         if not self._started:
-            return
+            self._start(session)  # no run: fit's on_train_begin/_end pair
         if self._epoch is not None:
             self._close_epoch()
         self._callback_list.on_train_end(dict(self._epoch_logs))
@@ -250,11 +250,7 @@ class CallbackHook(SessionRunHook):
     def _start(self, session: Any) -> None:
         """on_train_begin, once every hook is set up; then resumed state."""
         self._run_start = self._last_global_step
-        last_step = (
-            session.last_step_hint()
-            if hasattr(session, "last_step_hint")
-            else None
-        )
+        last_step = session.last_step_hint()
         epochs = None
         if last_step is not None:
             epochs = (

@@ -17,6 +17,8 @@ from typing import Any, Iterator
 
 import tensorflow as tf
 
+from keras_monitored import _validation
+
 _local = threading.local()
 
 
@@ -56,14 +58,12 @@ def expose(name: str, value: Any) -> Any:
     ```
     """
     if not isinstance(name, str):
-        raise TypeError(
-            f"Invalid value for argument `name`. Received: name={name!r}. "
-            "Expected a string."
-        )
+        raise TypeError(_validation.invalid("name", name, "a string"))
     if not name or name == "global_step":
         raise ValueError(
-            f"Invalid value for argument `name`. Received: name={name!r}. "
-            "Expected a non-empty string other than 'global_step'."
+            _validation.invalid(
+                "name", name, "a non-empty string other than 'global_step'"
+            )
         )
     stack = _collectors()
     if not stack:

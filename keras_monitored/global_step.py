@@ -10,7 +10,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from keras_monitored import _compat
+from keras_monitored import _compat, _validation
 
 
 def get_global_step() -> tf.Variable | None:
@@ -69,9 +69,11 @@ def check_global_step(name: str, value: Any) -> Any:
         or tuple(value.shape) != ()
     ):
         raise TypeError(
-            f"Invalid value for argument `{name}`. Received: {name}={value!r}. "
-            "Expected a scalar integer tf.Variable (e.g. "
-            "`optimizer.iterations`)."
+            _validation.invalid(
+                name,
+                value,
+                "a scalar integer tf.Variable (e.g. `optimizer.iterations`)",
+            )
         )
     return value
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import keras
 import tensorflow as tf
@@ -15,13 +14,17 @@ from keras_monitored._checkpointing import SessionCheckpoints, latest_checkpoint
 from keras_monitored._eager_guard import check_eager
 from keras_monitored._restore import RestoreOptions
 from keras_monitored._worker_agreement import agreed_checkpoint
+from keras_monitored.hook_driver import (
+    HookDriver,
+    global_step_registered,
+    hook_group,
+)
 from keras_monitored.hook_list import HookList
 from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
 from keras_monitored.session_handle import SessionHandle
 from keras_monitored.session_run_hook import (
     SessionRunArgs,
     SessionRunContext,
-    SessionRunValues,
 )
 
 # What a fit batch's "caller" asked for: nothing (fit runs its own step).
@@ -133,22 +136,22 @@ class HookCallback(keras.callbacks.Callback):
         restore: bool = True,
     ):
         super().__init__()
-        self._hooks = HookList(hooks, name="hooks").hooks
-        self._chief_only_hooks = HookList(
+        self._hooks = hook_group(hooks, name="hooks")
+        self._chief_only_hooks = hook_group(
             chief_only_hooks, name="chief_only_hooks"
-        ).hooks
+        )
         if is_chief is not None and not isinstance(is_chief, bool):
             raise TypeError(
                 _validation.invalid("is_chief", is_chief, "True, False or None")
             )
         self._is_chief = is_chief
         self._restore = _validation.check_bool("restore", restore)
-        self._hook_list: HookList | None = None
+        self._driver: HookDriver | None = None
         self._session: FitSession | None = None
         self._coord: tf.train.Coordinator | None = None
         self._run_context: SessionRunContext | None = None
         self._request: SessionRunArgs | None = None
-        self._fit_global_step: list = []
+        self._variables_before: dict[int, Any] = {}
         self._run_metadata: Any = None
         self._steps_per_execution = 1
 
@@ -161,33 +164,26 @@ class HookCallback(keras.callbacks.Callback):
         check_eager("km.HookCallback")
         strategy = getattr(self.model, "distribute_strategy", None)
         is_chief = roles.resolve_is_chief(self._is_chief, strategy)
-        hooks = (self._chief_only_hooks if is_chief else []) + self._hooks
-        self._hook_list = HookList(hooks)
+        groups = [self._chief_only_hooks] if is_chief else []
+        self._driver = HookDriver(HookList(groups + [self._hooks]))
         self._session = FitSession(self.model, is_chief)
-        self._session.attach_hooks(self._hook_list)
-        self._session.checkpoints.hook_state.provider = (
-            self._hook_list.get_state
-        )
-        self._fit_global_step = [
-            _compat.as_tf_variable(self._session.global_step)
-        ]
         self._coord = tf.train.Coordinator(clean_stop_exception_types=[])
         # TF2 fills no RunMetadata; one object serves every batch.
         self._run_metadata = _compat.run_metadata()
         self._steps_per_execution = int(
             getattr(self.model, "steps_per_execution", 1) or 1
         )
-        with self._fit_global_step_registered():
-            self._hook_list.begin()
+        with self._global_step_registered():
+            self._driver.begin()
             if self._restore:
                 self._restore_latest()
-            self._hook_list.after_create_session(self._session, self._coord)
+            self._driver.after_create_session(self._session, self._coord)
 
     def _restore_latest(self) -> None:
         """Restores what a CheckpointSaverHook of these hooks saved last."""
         directories = [
             h.checkpoint_dir
-            for h in self._hook_list
+            for h in self._driver.hooks
             if isinstance(h, CheckpointSaverHook)
         ]
         if not directories:
@@ -196,24 +192,14 @@ class HookCallback(keras.callbacks.Callback):
         path = agreed_checkpoint(
             self._session.agreement, latest_checkpoint(directory), directory
         )
-        if not path:
-            return
-        state = self._session.restore(path, _FIT_RESTORE)
-        if state:
-            self._hook_list.set_state(state)
+        if path:
+            self._session.restore(path, _FIT_RESTORE)
 
-    @contextlib.contextmanager
-    def _fit_global_step_registered(self) -> Iterator[None]:
+    def _global_step_registered(self) -> Any:
         """While hooks run, TF1's global-step lookup finds the optimizer's
-        iteration counter; the process's own registration is put back after
-        every call, even when fit fails (Keras then skips on_train_end)."""
-        registered = _compat.global_step_collection()
-        saved = list(registered)
-        registered[:] = self._fit_global_step
-        try:
-            yield
-        finally:
-            registered[:] = saved
+        iteration counter; the registration before is put back after every
+        call, even when fit fails (Keras then skips on_train_end)."""
+        return global_step_registered(self._session.global_step)
 
     def on_train_batch_begin(
         self, batch: int, logs: dict | None = None
@@ -221,11 +207,13 @@ class HookCallback(keras.callbacks.Callback):
         self._run_context = SessionRunContext(
             _NO_CALLER_ARGS, self._session, num_steps=self._steps_per_execution
         )
-        with self._fit_global_step_registered():
-            self._request = self._hook_list.before_run(self._run_context)
+        with self._global_step_registered():
+            self._request, self._variables_before = self._driver.before_run(
+                self._run_context, self._session
+            )
         if self._request.feed_dict:
             feeders = ", ".join(
-                type(h).__name__ for h in self._hook_list.feeding_hooks
+                type(h).__name__ for h in self._driver.feeding_hooks
             )
             raise ValueError(
                 f"{feeders} returned a feed_dict ({sorted(map(str, self._request.feed_dict))}), but "
@@ -238,19 +226,14 @@ class HookCallback(keras.callbacks.Callback):
         # The first batch built the optimizer's slots (restored on creation):
         # verify the restore before any hook sees or saves this step.
         self._session.verify_restore()
-        results = None
-        if self._request.fetches:
-            results = fetches_lib.resolve(
-                self._request.fetches,
-                self._session.last_outputs,
-                self._session.global_step_value,
-            )
-        with self._fit_global_step_registered():
-            self._hook_list.after_run(
+        with self._global_step_registered():
+            self._driver.after_run(
                 self._run_context,
-                SessionRunValues(
-                    results, self._request.options, self._run_metadata
-                ),
+                self._request,
+                self._variables_before,
+                self._session,
+                self._request.options,
+                self._run_metadata,
             )
         if self._run_context.stop_requested:
             self.model.stop_training = True
@@ -258,8 +241,8 @@ class HookCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         try:
-            with self._fit_global_step_registered():
-                self._hook_list.end(self._session)
+            with self._global_step_registered():
+                self._driver.end(self._session)
         finally:
             self._coord.request_stop()
             self._coord.join(ignore_live_threads=True)

@@ -3,7 +3,7 @@
 It runs its hooks in list order for every phase, merges what they ask for in
 `before_run` into one `SessionRunArgs` (fetches keyed by position, feeds with
 TF1's conflict error, RunOptions with TF1's merge rules) and splits the
-results again in `after_run`. Sessions and adapters drive a single HookList.
+results again in `after_run`. A `HookDriver` drives one.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from absl import logging
 
-from keras_monitored import _compat, _tf1_hooks, _validation
+from keras_monitored import _compat, _validation
 from keras_monitored.session_run_hook import (
     SessionRunArgs,
     SessionRunHook,
@@ -65,27 +65,6 @@ def merge_run_options(options: Any, incoming: Any) -> None:
     )
 
 
-def defer_until_hooks_done(session: Any, action: Any) -> None:
-    """Runs `action` once every hook has finished the current phase.
-
-    A checkpoint saved from a hook's `after_run` (or `end`) must hold the
-    state of *all* hooks after this step, including hooks later in the list;
-    so saves wait until the phase is over. Sessions without deferral run the
-    action at once.
-    """
-    defer = getattr(session, "defer", None)
-    if defer is None:
-        action()
-    else:
-        defer(action)
-
-
-def _finish_phase(session: Any, completed: bool) -> None:
-    finish = getattr(session, "run_deferred", None)
-    if finish is not None:
-        finish(completed)
-
-
 def is_hook(value: Any) -> bool:
     """True for anything with the five SessionRunHook methods."""
     return all(callable(getattr(value, name, None)) for name in _HOOK_METHODS)
@@ -94,9 +73,9 @@ def is_hook(value: Any) -> bool:
 class HookList(SessionRunHook):
     """Runs several hooks as one.
 
-    TF1 standard hooks (`tf.compat.v1.train.StopAtStepHook(...)` etc.) are
-    translated to their km equivalents; any other object with the five hook
-    methods (km or TF1 subclasses) runs as it is.
+    Any object with the five hook methods runs (km hooks, TF1 hooks and
+    subclasses of either); `hook_driver.hook_group` is where TF1 standard
+    hooks are translated to km's on their way in.
 
     Args:
       hooks: an iterable of hooks (or HookLists), or None.
@@ -131,8 +110,7 @@ class HookList(SessionRunHook):
                 self._hooks.extend(hook.hooks)
                 self._prefixes.extend(hook._prefixes)  # pylint: disable=protected-access
                 continue
-            translated = _tf1_hooks.translate(hook)
-            if not is_hook(translated):
+            if not is_hook(hook):
                 raise TypeError(
                     _validation.invalid(
                         f"{name}[{index}]",
@@ -141,13 +119,21 @@ class HookList(SessionRunHook):
                         "after_create_session, before_run, after_run and end)",
                     )
                 )
-            self._hooks.append(translated)
+            self._hooks.append(hook)
             self._prefixes.append(state_key_prefix)
         self._feeders: list[Any] = []
+        self._tracers: list[Any] = []
+
+    def map(self, function: Any) -> "HookList":
+        """A HookList of `function(hook)` for each hook, in the same groups."""
+        mapped = HookList()
+        mapped._hooks = [function(hook) for hook in self._hooks]  # pylint: disable=protected-access
+        mapped._prefixes = list(self._prefixes)  # pylint: disable=protected-access
+        return mapped
 
     @property
     def hooks(self) -> list[Any]:
-        """The hooks, in call order (TF1 hooks already translated)."""
+        """The hooks, in call order."""
         return list(self._hooks)
 
     def __len__(self) -> int:
@@ -161,13 +147,8 @@ class HookList(SessionRunHook):
             hook.begin()
 
     def after_create_session(self, session: Any, coord: Any) -> None:
-        completed = False
-        try:
-            for hook in self._hooks:
-                hook.after_create_session(session, coord)
-            completed = True
-        finally:
-            _finish_phase(session, completed)
+        for hook in self._hooks:
+            hook.after_create_session(session, coord)
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
         """Collects every hook's request.
@@ -183,6 +164,7 @@ class HookList(SessionRunHook):
         feeds: dict[Any, Any] = {}
         options = None
         self._feeders = []
+        self._tracers = []
         for index, hook in enumerate(self._hooks):
             request = hook.before_run(run_context)
             if request is None:
@@ -199,6 +181,8 @@ class HookList(SessionRunHook):
                 if options is None:
                     options = _compat.run_options()  # never a hook's own object
                 merge_run_options(options, request.options)
+                if request.options.trace_level:
+                    self._tracers.append(hook)
         return SessionRunArgs(fetches=fetches, feed_dict=feeds, options=options)
 
     @property
@@ -206,32 +190,27 @@ class HookList(SessionRunHook):
         """The hooks whose last `before_run` returned a feed_dict."""
         return list(self._feeders)
 
+    @property
+    def tracing_hooks(self) -> list[Any]:
+        """The hooks whose last `before_run` asked for a trace level."""
+        return list(self._tracers)
+
     def after_run(self, run_context: Any, run_values: Any) -> None:
         """Hands each hook its own results (None if it asked for nothing)."""
         results = run_values.results or {}
-        completed = False
-        try:
-            for index, hook in enumerate(self._hooks):
-                hook.after_run(
-                    run_context,
-                    SessionRunValues(
-                        results=results.get(index),
-                        options=run_values.options,
-                        run_metadata=run_values.run_metadata,
-                    ),
-                )
-            completed = True
-        finally:
-            _finish_phase(run_context.session, completed)
+        for index, hook in enumerate(self._hooks):
+            hook.after_run(
+                run_context,
+                SessionRunValues(
+                    results=results.get(index),
+                    options=run_values.options,
+                    run_metadata=run_values.run_metadata,
+                ),
+            )
 
     def end(self, session: Any) -> None:
-        completed = False
-        try:
-            for hook in self._hooks:
-                hook.end(session)
-            completed = True
-        finally:
-            _finish_phase(session, completed)
+        for hook in self._hooks:
+            hook.end(session)
 
     def next_trigger_step(self, global_step: int) -> int | None:
         """The earliest step after `global_step` any hook needs a step

@@ -1,41 +1,40 @@
-"""MonitoredSession and SingularMonitoredSession: TF1's session lifecycle,
-hook protocol and recovery, driving compiled TF2 step functions."""
+"""MonitoredSession and SingularMonitoredSession: TF1's session lifecycle
+around compiled TF2 step functions.
+
+The hooks are driven by a `HookDriver`; recovery from preemption errors is
+`_recovery`; the feeds of a run are merged by `_run_feeds`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-import time
 from typing import Any, Callable, Iterable
 
 import tensorflow as tf
 from absl import logging
 
 from keras_monitored import _compat, _validation
-from keras_monitored import _fetches as fetches_lib
 from keras_monitored import _roles as roles
-from keras_monitored.hook_list import (
-    HookList,
-    check_feed_conflicts,
-    merge_run_options,
+from keras_monitored._recovery import (
+    PREEMPTION_ERRORS,
+    RecoveryOptions,
+    with_recovery,
 )
+from keras_monitored._run_feeds import check_loop_feeds, merged_feeds
+from keras_monitored.hook_driver import (
+    HookDriver,
+    global_step_registered,
+    hook_group,
+)
+from keras_monitored.hook_list import merge_run_options
 from keras_monitored.session_creator import (
     ChiefSessionCreator,
     SessionCreator,
     as_session_creator,
 )
-from keras_monitored.session_handle import reject_feeds_for_reads
-from keras_monitored.session_run_hook import (
-    SessionRunArgs,
-    SessionRunContext,
-    SessionRunValues,
-)
-from keras_monitored.step_session import (
-    StepSession,
-    is_host_iterator,
-    is_step_fn,
-)
-
-PREEMPTION_ERRORS = (tf.errors.AbortedError, tf.errors.UnavailableError)
+from keras_monitored.session_run_hook import SessionRunArgs, SessionRunContext
+from keras_monitored.step_session import StepSession, is_step_fn
 
 
 class StepContext:
@@ -91,11 +90,8 @@ def _check_step_fn_signature(step_fn: Callable[..., Any]) -> None:
 class _MonitoredSessionBase:
     """Shared implementation; see `MonitoredSession`."""
 
-    #: How many consecutive recoveries to try before re-raising (TF1: no bound).
-    max_recovery_attempts = 10
-    #: Seconds slept before the second recovery attempt; doubles, up to the cap.
-    recovery_backoff_secs = 1.0
-    recovery_backoff_cap_secs = 30.0
+    #: Attempts and backoff of recovery (TF1 retried forever, at once).
+    recovery_options = RecoveryOptions()
 
     def __init__(
         self,
@@ -105,7 +101,7 @@ class _MonitoredSessionBase:
         stop_grace_period_secs: float = 120,
     ):
         self._creator = as_session_creator(session_creator)
-        self._hooks = HookList(hooks)
+        self._driver = HookDriver(hook_group(hooks))
         self._should_recover = should_recover
         self._stop_grace_period_secs = _validation.check_number(
             "stop_grace_period_secs", stop_grace_period_secs, minimum=0
@@ -114,16 +110,27 @@ class _MonitoredSessionBase:
         self._coord: tf.train.Coordinator | None = None
         self._stop_requested = False
         self._closed = False
-        self._creator.prepare()
-        self._hooks.begin()
-        self._with_recovery(lambda: None)
+        # Open until close: a scaffold's own global step is the one TF1's
+        # get_global_step() finds while the session is open.
+        self._open = contextlib.ExitStack()
+        try:
+            self._creator.prepare()
+            if self._creator.scaffold.global_step is not None:
+                self._open.enter_context(
+                    global_step_registered(self._creator.scaffold.global_step)
+                )
+            self._driver.begin()
+            self._with_recovery(lambda: None)
+        except BaseException:
+            self._open.close()
+            raise
 
     # -- public API ----------------------------------------------------------
 
     @property
     def hooks(self) -> list[Any]:
         """The hooks this session runs, in order (TF1 hooks translated)."""
-        return self._hooks.hooks
+        return self._driver.hooks
 
     @property
     def graph(self) -> None:
@@ -238,13 +245,13 @@ class _MonitoredSessionBase:
 
     def _create_session(self) -> None:
         session = self._creator.create_session()
-        session.attach_hooks(self._hooks)
-        session.checkpoints.hook_state.provider = self._hooks.get_state
-        if session.restored_hook_state:
-            self._hooks.set_state(session.restored_hook_state)
         self._coord = tf.train.Coordinator(clean_stop_exception_types=[])
         self._session = session
-        self._hooks.after_create_session(session, self._coord)
+        self._driver.after_create_session(session, self._coord)
+
+    def _ensure_session(self) -> None:
+        if self._session is None:
+            self._create_session()
 
     def _discard_session(self, raise_thread_errors: bool = False) -> None:
         """Stops hook threads and releases the session.
@@ -278,49 +285,14 @@ class _MonitoredSessionBase:
                 session.close()
 
     def _with_recovery(self, call: Callable[[], Any]) -> Any:
-        failures = 0
-        while True:
-            try:
-                if self._session is None:
-                    self._create_session()
-                return call()
-            except PREEMPTION_ERRORS as error:
-                if not self._should_recover:
-                    raise
-                if roles.is_collective(self._creator.strategy):
-                    # TF aborts the process's collective executor for good
-                    # ("Restart your program to reset"): retrying here cannot
-                    # succeed. Exit, so the job restarts and resumes from the
-                    # latest checkpoint.
-                    logging.error(
-                        "%s under a collective strategy: a peer worker failed. "
-                        "Restart every worker; training resumes from the latest "
-                        "checkpoint.",
-                        type(error).__name__,
-                    )
-                    raise
-                failures += 1
-                if failures > self.max_recovery_attempts:
-                    logging.error(
-                        "Giving up after %d recovery attempts.",
-                        self.max_recovery_attempts,
-                    )
-                    raise
-                logging.warning(
-                    "%s: %s. Recreating the session and retrying (attempt %d of %d).",
-                    type(error).__name__,
-                    error,
-                    failures,
-                    self.max_recovery_attempts,
-                )
-                self._discard_session()
-                if failures > 1:
-                    time.sleep(
-                        min(
-                            self.recovery_backoff_secs * 2 ** (failures - 2),
-                            self.recovery_backoff_cap_secs,
-                        )
-                    )
+        return with_recovery(
+            call,
+            ensure_session=self._ensure_session,
+            discard_session=self._discard_session,
+            should_recover=self._should_recover,
+            collective=roles.is_collective(self._creator.strategy),
+            options=self.recovery_options,
+        )
 
     def _run_with_hooks(
         self,
@@ -342,29 +314,31 @@ class _MonitoredSessionBase:
             SessionRunArgs(fetches, feed_dict), session, num_steps=num_steps
         )
         options = options if options is not None else _compat.run_options()
-        request = self._hooks.before_run(run_context)
-        merge_run_options(options, request.options)
-        feeds = self._merged_feeds(
-            feed_dict, request.feed_dict, stepping, fetches
+        request, variables_before = self._driver.before_run(
+            run_context, session
         )
+        merge_run_options(options, request.options)
+        feeds = merged_feeds(feed_dict, request.feed_dict, stepping, fetches)
         if request.feed_dict and num_steps > 1:
-            self._check_loop_feeds(request.feed_dict, num_steps)
+            check_loop_feeds(
+                request.feed_dict, num_steps, self._driver.feeding_hooks
+            )
         if stepping:
-            outputs = session.run_step(fetches, feeds, num_steps)
-            caller_results = outputs.numpy_outputs()
+            caller_results = session.run_step(
+                fetches, feeds, num_steps
+            ).numpy_outputs()
         else:
             caller_results = session.read(fetches)
-            outputs = session.last_outputs
-        hook_results = None
-        if request.fetches:
-            hook_results = fetches_lib.resolve(
-                request.fetches, outputs, session.global_step_value
-            )
         run_metadata = (
             run_metadata if run_metadata is not None else _compat.run_metadata()
         )
-        self._hooks.after_run(
-            run_context, SessionRunValues(hook_results, options, run_metadata)
+        self._driver.after_run(
+            run_context,
+            request,
+            variables_before,
+            session,
+            options,
+            run_metadata,
         )
         stop = run_context.stop_requested
         if stepping:
@@ -373,57 +347,6 @@ class _MonitoredSessionBase:
         self._stop_requested = self._stop_requested or stop
         return caller_results
 
-    def _check_loop_feeds(self, hook_feeds: dict, num_steps: int) -> None:
-        """Hook feeds hold for every step of a multi-step loop."""
-        feeders = ", ".join(type(h).__name__ for h in self._hooks.feeding_hooks)
-        host_fed = sorted(
-            k for k, v in hook_feeds.items() if is_host_iterator(v)
-        )
-        if host_fed:
-            raise ValueError(
-                f"{feeders} feeds {host_fed} a Python iterator, which is advanced "
-                f"once per run call, but this call runs {num_steps} steps "
-                "(steps_per_loop). Give the hook `next_trigger_step(global_step)` "
-                "returning global_step + 1, or feed a tf.data iterator."
-            )
-        logging.log_first_n(
-            logging.WARNING,
-            "%s feeds %s; with steps_per_loop every step of a loop gets the "
-            "same value. A hook that must feed each step should define "
-            "next_trigger_step(global_step) -> global_step + 1.",
-            1,
-            feeders,
-            sorted(map(str, hook_feeds)),
-        )
-
-    @staticmethod
-    def _merged_feeds(
-        user_feeds: dict | None, hook_feeds: dict, stepping: bool, fetches: Any
-    ) -> dict:
-        if user_feeds is not None and not isinstance(user_feeds, dict):
-            raise TypeError(
-                _validation.invalid(
-                    "feed_dict",
-                    user_feeds,
-                    "a dict of step-function keyword arguments or None",
-                )
-            )
-        if not stepping:
-            reject_feeds_for_reads(fetches, user_feeds)
-            return {}
-        if not hook_feeds:
-            return dict(user_feeds or {})
-        if not user_feeds:
-            return dict(hook_feeds)
-        check_feed_conflicts(
-            user_feeds,
-            hook_feeds,
-            "Same tensor is fed by a SessionRunHook and user.",
-        )
-        merged = dict(hook_feeds)
-        merged.update(user_feeds)
-        return merged
-
     def _loop_length(self, session: StepSession, feed_dict: dict | None) -> int:
         """Steps for the next call: up to steps_per_loop, ending on the next
         step some hook needs to see."""
@@ -431,7 +354,7 @@ class _MonitoredSessionBase:
         if limit == 1:
             return 1
         current = int(session.global_step_value())
-        trigger = self._hooks.next_trigger_step(current)
+        trigger = self._driver.next_trigger_step(current)
         if trigger is not None and trigger > current:
             limit = min(limit, trigger - current)
         return max(1, limit)
@@ -441,10 +364,13 @@ class _MonitoredSessionBase:
             raise RuntimeError("Session is already closed.")
         try:
             if not exception_type and self._session is not None:
-                self._hooks.end(self._session)
+                self._driver.end(self._session)
         finally:
             self._closed = True
-            self._discard_session(raise_thread_errors=True)
+            try:
+                self._discard_session(raise_thread_errors=True)
+            finally:
+                self._open.close()
 
 
 class MonitoredSession(_MonitoredSessionBase):
@@ -459,8 +385,8 @@ class MonitoredSession(_MonitoredSessionBase):
     count as a normal end and are suppressed. On `AbortedError` or
     `UnavailableError` the session is recreated (latest checkpoint restored,
     `after_create_session` called again) and the call retried, up to
-    `max_recovery_attempts` times with exponential backoff (TF1 retried
-    forever, immediately).
+    `recovery_options.max_attempts` times with exponential backoff (TF1
+    retried forever, immediately).
 
     Args:
       session_creator: a `ChiefSessionCreator` (default) or

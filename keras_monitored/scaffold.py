@@ -136,12 +136,16 @@ def as_scaffold(value: Any, name: str = "scaffold") -> Scaffold:
 
 def _from_tf1_scaffold(value: Any, name: str) -> Scaffold:
     saver = _compat.private_attr(value, "_saver")
-    if saver is not None and not isinstance(saver, tf.train.Checkpoint):
+    if saver is not None and not _compat.is_checkpoint(saver):
         raise TypeError(
-            f"Invalid value for argument `{name}`. Received a TF1 Scaffold whose "
-            f"saver is {saver!r}. A name-based tf.compat.v1.train.Saver does "
-            "not work eagerly: pass km.Scaffold(checkpoint=tf.train.Checkpoint("
-            "model=..., optimizer=...)) instead."
+            _validation.invalid(
+                name,
+                value,
+                f"a TF1 Scaffold whose saver is a tf.train.Checkpoint, not "
+                f"{saver!r}: a name-based tf.compat.v1.train.Saver does not "
+                "work eagerly; pass km.Scaffold(checkpoint=tf.train."
+                "Checkpoint(model=..., optimizer=...)) instead",
+            )
         )
     dropped = [
         piece
@@ -169,7 +173,7 @@ def _from_tf1_scaffold(value: Any, name: str) -> Scaffold:
 def _checkpoint_items(checkpoint: Any) -> dict[str, Any]:
     if checkpoint is None:
         return {}
-    if isinstance(checkpoint, tf.train.Checkpoint):
+    if _compat.is_checkpoint(checkpoint):
         return _compat.checkpoint_children(checkpoint)
     if isinstance(checkpoint, Mapping):
         items = {}
@@ -220,6 +224,9 @@ def _init_fn_takes_args(init_fn: Callable[..., Any] | None) -> bool:
     if len(positional) >= 2:
         return True
     raise TypeError(
-        f"Invalid value for argument `init_fn`. Received: init_fn={init_fn!r}. "
-        "Expected a callable taking (scaffold, session) or no arguments."
+        _validation.invalid(
+            "init_fn",
+            init_fn,
+            "a callable taking (scaffold, session) or no arguments",
+        )
     )

@@ -17,6 +17,7 @@ from keras_monitored import _session_config as session_config
 from keras_monitored._checkpointing import SessionCheckpoints, latest_checkpoint
 from keras_monitored._eager_guard import check_eager
 from keras_monitored._restore import RestoreOptions
+from keras_monitored._session_options import SessionOptions
 from keras_monitored._worker_agreement import agreed_checkpoint
 from keras_monitored._written_variables import UnsavedVariablesCheck
 from keras_monitored.global_step import get_or_create_global_step
@@ -25,18 +26,6 @@ from keras_monitored.step_session import StepSession
 
 _WAIT_POLL_SECS = 1.0
 _WAIT_LOG_SECS = 30.0
-
-
-def _check_strategy(strategy: Any) -> tf.distribute.Strategy | None:
-    if strategy is not None and not isinstance(
-        strategy, tf.distribute.Strategy
-    ):
-        raise TypeError(
-            _validation.invalid(
-                "strategy", strategy, "a tf.distribute.Strategy or None"
-            )
-        )
-    return strategy
 
 
 class SessionCreator(abc.ABC):
@@ -70,12 +59,10 @@ class SessionCreator(abc.ABC):
         self._scaffold = as_scaffold(scaffold)
         self._master = session_config.check_master(master)
         self._config = session_config.check_config(config)
-        self._strategy = _check_strategy(strategy)
-        self._steps_per_loop = _validation.check_int(
-            "steps_per_loop", steps_per_loop, minimum=1
-        )
-        self._max_to_keep = _validation.check_int(
-            "max_to_keep", max_to_keep, minimum=1, allow_none=True
+        self._options = SessionOptions.checked(
+            strategy=strategy,
+            steps_per_loop=steps_per_loop,
+            max_to_keep=max_to_keep,
         )
         self._is_chief = bool(is_chief)
         # Where the session's checkpoints live (set by the subclasses); with
@@ -92,7 +79,11 @@ class SessionCreator(abc.ABC):
 
     @property
     def strategy(self) -> tf.distribute.Strategy | None:
-        return self._strategy
+        return self._options.strategy
+
+    @property
+    def _strategy(self) -> tf.distribute.Strategy | None:
+        return self._options.strategy
 
     @property
     def is_chief(self) -> bool:
@@ -108,8 +99,7 @@ class SessionCreator(abc.ABC):
             return
         check_eager("a monitored session")
         session_config.apply_config(self._config)
-        if self._strategy is None:
-            self._strategy = tf.distribute.get_strategy()
+        self._options = self._options.resolved()
         if not distribute.is_tpu(self._strategy):
             session_config.report_master(self._master)
         with self._strategy.scope():
@@ -119,7 +109,7 @@ class SessionCreator(abc.ABC):
         self._checkpoints = SessionCheckpoints(
             self._scaffold.checkpoint_items(),
             self._global_step,
-            self._max_to_keep,
+            self._options.max_to_keep,
         )
         with self._strategy.scope():
             # Created lazily by the first save otherwise -- on the chief only,
@@ -134,13 +124,12 @@ class SessionCreator(abc.ABC):
     def _new_session(self) -> StepSession:
         self.prepare()
         return StepSession(
-            strategy=self._strategy,
+            options=self._options,
             global_step=self._global_step,
             advance_global_step=self._scaffold.global_step is None,
             checkpoints=self._checkpoints,
             scaffold=self._scaffold,
             is_chief=self._is_chief,
-            steps_per_loop=self._steps_per_loop,
             dataset_iterators=self._dataset_iterators,
             unsaved_check=(
                 UnsavedVariablesCheck(
@@ -222,9 +211,12 @@ class ChiefSessionCreator(SessionCreator):
         )
         if self._checkpoint_dir and self._checkpoint_filename_with_path:
             raise ValueError(
-                "Can not provide both checkpoint_dir and checkpoint_filename_with_path. "
-                f"Received: checkpoint_dir={checkpoint_dir!r}, "
-                f"checkpoint_filename_with_path={checkpoint_filename_with_path!r}."
+                _validation.tf1_message(
+                    "Can not provide both checkpoint_dir and "
+                    "checkpoint_filename_with_path.",
+                    checkpoint_dir=checkpoint_dir,
+                    checkpoint_filename_with_path=checkpoint_filename_with_path,
+                )
             )
 
     def create_session(self) -> StepSession:

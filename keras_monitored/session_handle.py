@@ -1,21 +1,20 @@
-"""SessionHandle: what hooks receive as `session` and `run_context.session`.
+"""SessionHandle: the implementation shared by the sessions hooks receive.
 
-TF1 handed hooks the raw `tf.Session`; hooks called `session.run(tensor)` to
-read values. A handle does the TF2 equivalent: `run(fetches)` evaluates
-fetches (contract section 1) against the last completed step, and it offers
-what km's own hooks need from a session: the global step, checkpoint writers,
-deferral of work until every hook has finished a phase. `StepSession` (a
-monitored session) and the `model.fit` adapter's session are handles.
+It implements `HookSession` (the interface hooks see: `run(fetches)` reads
+fetches of the last completed step, checkpoint writers, the role) and what
+the hook driver and the session need besides: the global step, restores,
+the outputs of the last step. `StepSession` (a monitored session) and
+`FitSession` (the `model.fit` adapter) are handles.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import tensorflow as tf
 
-from keras_monitored import _compat
+from keras_monitored import _compat, _validation
 from keras_monitored import _fetches as fetches_lib
 from keras_monitored import _roles as roles
 from keras_monitored._checkpointing import (
@@ -25,9 +24,10 @@ from keras_monitored._checkpointing import (
 )
 from keras_monitored._restore import RestoreOptions, RestoreRecord
 from keras_monitored._worker_agreement import WorkerAgreement
+from keras_monitored.hook_session import HookSession
 
 
-class SessionHandle:
+class SessionHandle(HookSession):
     """Reads fetches and serves hooks for one session.
 
     Args:
@@ -55,11 +55,10 @@ class SessionHandle:
         self._last_outputs: fetches_lib.StepOutputs | None = None
         self._host_step: int | None = None
         self._closed = False
-        self._deferred: list[Callable[[], Any]] = []
         self._hooks: Any = None
         self._agreement = WorkerAgreement(strategy, is_chief)
-        self.restored_checkpoint: str | None = None
-        self.restored_step: int | None = None
+        self._restored_checkpoint: str | None = None
+        self._restored_step: int | None = None
         self.restored_hook_state: dict[str, Any] | None = None
         self._restore_record: RestoreRecord | None = None
 
@@ -76,9 +75,12 @@ class SessionHandle:
         return self._is_chief
 
     @property
-    def graph(self) -> None:
-        """TF2 has no session graph; kept so TF1 code that reads it works."""
-        return None
+    def restored_checkpoint(self) -> str | None:
+        return self._restored_checkpoint
+
+    @property
+    def restored_step(self) -> int | None:
+        return self._restored_step
 
     @property
     def global_step(self) -> Any:
@@ -160,8 +162,8 @@ class SessionHandle:
         with self._strategy.scope():
             record = self._checkpoints.restore(path, options)
         self.resync_global_step()
-        self.restored_checkpoint = path
-        self.restored_step = int(self.global_step_value())
+        self._restored_checkpoint = path
+        self._restored_step = int(self.global_step_value())
         self.restored_hook_state = record.hook_state
         self._restore_record = record
         return record.hook_state
@@ -233,20 +235,11 @@ class SessionHandle:
 
     def last_step_hint(self) -> int | None:
         """The earliest `last_step` a hook will stop at, if any is known."""
+        # `last_step` is StopAtStepHook's (TF1 hooks have it too); other
+        # hooks have no such attribute.
         steps = [getattr(h, "last_step", None) for h in (self._hooks or [])]
         steps = [int(s) for s in steps if s is not None]
         return min(steps) if steps else None
-
-    def defer(self, action: Callable[[], Any]) -> None:
-        """Queues `action` until every hook has finished the current phase."""
-        self._deferred.append(action)
-
-    def run_deferred(self, completed: bool = True) -> None:
-        """Runs the queued actions in order (drops them if the phase failed)."""
-        pending, self._deferred = self._deferred, []
-        if completed:
-            for action in pending:
-                action()
 
     def close(self) -> None:
         """Later runs raise RuntimeError."""
@@ -263,7 +256,11 @@ def reject_feeds_for_reads(
     """Raises TypeError for a feed_dict given with fetches that only read."""
     if feed_dict:
         raise TypeError(
-            "Invalid value for argument `feed_dict`: a feed_dict applies only "
-            f"when `fetches` is a step function. Received: fetches={fetches_lib.describe(fetches)}, "
-            f"feed_dict keys={sorted(map(str, feed_dict))}."
+            _validation.invalid(
+                "feed_dict",
+                feed_dict,
+                "None: a feed_dict applies only when `fetches` is a step "
+                f"function, and fetches={fetches_lib.describe(fetches)} "
+                "only reads",
+            )
         )

@@ -20,6 +20,8 @@ import collections
 import collections.abc
 from typing import Any
 
+from keras_monitored import _validation
+
 
 class SessionRunHook:
     """Hook to extend calls to `MonitoredSession.run()`.
@@ -105,8 +107,11 @@ class SessionRunArgs(
             feed_dict, collections.abc.Mapping
         ):
             raise TypeError(
-                f"Invalid value for argument `feed_dict`. Received: feed_dict={feed_dict!r}. "
-                "Expected a dict of step-function keyword arguments or None."
+                _validation.invalid(
+                    "feed_dict",
+                    feed_dict,
+                    "a dict of step-function keyword arguments or None",
+                )
             )
         return super().__new__(cls, fetches, feed_dict, options)
 
@@ -146,8 +151,9 @@ class SessionRunContext:
             and hasattr(original_args, "feed_dict")
         ):
             raise TypeError(
-                f"Invalid value for argument `original_args`. Received: original_args={original_args!r}. "
-                "Expected a SessionRunArgs."
+                _validation.invalid(
+                    "original_args", original_args, "a SessionRunArgs"
+                )
             )
         self._original_args = original_args
         self._session = session

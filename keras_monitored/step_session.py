@@ -18,10 +18,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from keras_monitored import _compat
+from keras_monitored import _compat, _validation
 from keras_monitored import _fetches as fetches_lib
 from keras_monitored._checkpointing import DEFAULT_BASENAME, SessionCheckpoints
 from keras_monitored._step_summaries import StepSummaryRecorder, SummaryTarget
+from keras_monitored._session_options import SessionOptions
 from keras_monitored._step_compiler import compile_step, is_graph_iterator
 from keras_monitored._written_variables import UnsavedVariablesCheck
 from keras_monitored.session_handle import SessionHandle
@@ -110,14 +111,13 @@ class StepSession(SessionHandle):
     `global_step_value()` needs no device round trip.
 
     Args:
-      strategy: the `tf.distribute.Strategy` steps run under.
+      options: the strategy (resolved), steps per loop, checkpoints kept.
       global_step: the global step variable.
       advance_global_step: True if the session advances the global step
         (False when the step function advances it itself).
       checkpoints: what this session saves and restores.
       scaffold: the scaffold the session was created from.
       is_chief: whether this process writes checkpoints and summaries.
-      steps_per_loop: the most steps one `run` call may execute.
       dataset_iterators: the iterators over datasets fed as values, shared
         between the sessions one creator makes.
       unsaved_check: refuses steps that update trainable variables the
@@ -127,18 +127,17 @@ class StepSession(SessionHandle):
     def __init__(
         self,
         *,
-        strategy: tf.distribute.Strategy,
+        options: SessionOptions,
         global_step: tf.Variable,
         advance_global_step: bool,
         checkpoints: SessionCheckpoints,
         scaffold: Any,
         is_chief: bool = True,
-        steps_per_loop: int = 1,
         dataset_iterators: dict[int, tuple[Any, Any]] | None = None,
         unsaved_check: UnsavedVariablesCheck | None = None,
     ):
         super().__init__(
-            strategy=strategy,
+            strategy=options.strategy,
             global_step=global_step,
             checkpoints=checkpoints,
             scaffold=scaffold,
@@ -146,7 +145,7 @@ class StepSession(SessionHandle):
         )
         self._advance = advance_global_step
         self._unsaved_check = unsaved_check
-        self._steps_per_loop = steps_per_loop
+        self._steps_per_loop = options.steps_per_loop
         self._compiled: dict[
             Any, tuple[StepFn, tuple[Callable[..., Any], Callable[..., Any]]]
         ] = {}
@@ -280,8 +279,12 @@ class StepSession(SessionHandle):
         prepared, host_fed = self._prepare_feeds(feeds)
         if host_fed and num_steps > 1:
             raise ValueError(
-                f"Invalid value for argument `num_steps`. Received: num_steps={num_steps}. "
-                "A Python iterator feeds the step, so each call runs one step."
+                _validation.invalid(
+                    "num_steps",
+                    num_steps,
+                    "1: a Python iterator feeds the step, so each call runs "
+                    "one step",
+                )
             )
         single, loop = self._compiled_for(step_fn)
         try:
@@ -342,10 +345,14 @@ class StepSession(SessionHandle):
         for key, value in feeds.items():
             if not isinstance(key, str) or not key.isidentifier():
                 raise TypeError(
-                    f"Invalid feed_dict key {fetches_lib.describe(key)}: feed keys are the "
-                    "step function's keyword argument names (str). TF1 "
-                    "placeholders have no TF2 meaning: pass the value as an "
-                    "argument of the step function instead."
+                    _validation.invalid(
+                        "feed_dict",
+                        feeds,
+                        f"keys naming the step function's keyword arguments "
+                        f"(str), not {fetches_lib.describe(key)}: TF1 "
+                        "placeholders have no TF2 meaning; pass the value as "
+                        "an argument of the step function instead",
+                    )
                 )
             if isinstance(
                 value, (tf.data.Dataset, tf.distribute.DistributedDataset)

@@ -10,7 +10,7 @@ import tensorflow as tf
 from keras_monitored import _roles as roles
 from keras_monitored import _validation
 from keras_monitored._eager_guard import check_eager
-from keras_monitored.hook_list import HookList
+from keras_monitored.hook_driver import hook_group
 from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
 from keras_monitored.hooks.step_counter import StepCounterHook
 from keras_monitored.hooks.summary_saver import SummarySaverHook
@@ -58,8 +58,10 @@ def _resolve_every(
     secs = _validation.check_number(secs_name, secs, allow_none=True)
     if steps is not None and secs is not None and steps > 0 and secs > 0:
         raise ValueError(
-            "Can not provide both every_secs and every_steps. "
-            f"Received: {steps_name}={steps!r}, {secs_name}={secs!r}."
+            _validation.tf1_message(
+                "Can not provide both every_secs and every_steps.",
+                **{steps_name: steps, secs_name: secs},
+            )
         )
     return steps, secs
 
@@ -178,8 +180,8 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     _validation.check_bool("save_graph_def", save_graph_def)
     scaffold = as_scaffold(scaffold)
     # Groups keep each hook's state key the same on the chief and on workers.
-    hooks = HookList(hooks, name="hooks")
-    chief_only_hooks = HookList(
+    hooks = hook_group(hooks, name="hooks")
+    chief_only_hooks = hook_group(
         chief_only_hooks,
         name="chief_only_hooks",
         state_key_prefix="chief_only/",
@@ -207,7 +209,7 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
         max_to_keep=max_to_keep,
     )
 
-    checkpoint_hooks = HookList(
+    checkpoint_hooks = hook_group(
         default_checkpoint_hooks(
             scaffold=scaffold,
             checkpoint_dir=checkpoint_dir,
@@ -237,7 +239,7 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
             stop_grace_period_secs=stop_grace_period_secs,
         )
 
-    summary_hooks = HookList(
+    summary_hooks = hook_group(
         default_summary_hooks(
             scaffold=scaffold,
             summary_dir=summary_dir,

@@ -1,7 +1,8 @@
-"""CheckpointSaverHook: timing, deferral until all hooks ran, listeners."""
+"""CheckpointSaverHook: TF1's save timing, completed hook state, listeners."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -62,7 +63,40 @@ class LogListener(km.CheckpointSaverListener):
         self.log.append(f"saved@{global_step_value}")
 
 
-def test_save_waits_until_every_hook_finished_the_step(tmp_path):
+class SeesCheckpoints(km.SessionRunHook):
+    """Logs the newest checkpoint when it runs (TF1 hooks that export it)."""
+
+    def __init__(self, log, directory):
+        self.log = log
+        self.directory = directory
+
+    def _latest(self):
+        latest = tf.train.latest_checkpoint(self.directory)
+        return latest.rsplit("-", 1)[1] if latest else None
+
+    def after_run(self, run_context, run_values):
+        self.log.append(f"sees@{self._latest()}")
+
+    def end(self, session):
+        self.log.append(f"end sees@{self._latest()}")
+
+
+def completed_state(path):
+    with open(path + ".km_hook_state.json") as handle:
+        return json.load(handle)
+
+
+def embedded_state(path):
+    reader = tf.train.load_checkpoint(path)
+    return json.loads(
+        reader.get_tensor("keras_monitored_hook_state/.ATTRIBUTES/py_state")
+    )
+
+
+def test_saves_happen_in_the_saver_hooks_turn_as_in_tf1(tmp_path):
+    """Hooks after the saver and its listeners see the file in the same
+    phase; a hook's end() sees the final checkpoint. The state in the
+    checkpoint is completed once every hook has finished the phase."""
     log = []
     weight = tf.Variable(0.0)
     saver = km.CheckpointSaverHook(
@@ -73,16 +107,75 @@ def test_save_waits_until_every_hook_finished_the_step(tmp_path):
         scaffold=km.Scaffold(checkpoint={"w": weight})
     )
     with km.MonitoredSession(
-        session_creator=creator, hooks=[saver, counter]
+        session_creator=creator,
+        hooks=[saver, counter, SeesCheckpoints(log, str(tmp_path))],
     ) as sess:
-        for _ in range(2):
+        for _ in range(3):
             sess.run(increment_step(weight))
-    # The saver comes first in the list, yet its save at step 2 follows the
-    # counter's after_run of step 2, so the checkpoint holds count=2.
-    assert log == ["saved@0", "count=1", "count=2", "saved@2"]
-    reader = tf.train.load_checkpoint(str(tmp_path / "model.ckpt-2"))
-    state = reader.get_tensor("keras_monitored_hook_state/.ATTRIBUTES/py_state")
-    assert b'"CountingHook/0": {"count": 2}' in state
+    assert log == [
+        "saved@0",
+        "count=1",
+        "sees@0",
+        "saved@2",  # in the saver's turn of step 2 ...
+        "count=2",
+        "sees@2",  # ... so a later hook sees it at once
+        "count=3",
+        "sees@2",
+        "saved@3",  # the end's save comes before the later hooks' end
+        "end sees@3",
+    ]
+    path = str(tmp_path / "model.ckpt-2")
+    # Written in the saver's turn: the counter had not counted step 2 yet.
+    assert embedded_state(path)["CountingHook/0"] == {"count": 1}
+    # Completed after the phase: what a resumed run starts from.
+    assert completed_state(path)["CountingHook/0"] == {"count": 2}
+
+
+class Counted(CountingHook):
+    def set_state(self, state):
+        self.count = state["count"]
+
+
+def run_counted(directory, steps, counter):
+    weight = tf.Variable(0.0)
+    creator = km.ChiefSessionCreator(
+        scaffold=km.Scaffold(checkpoint={"w": weight}),
+        checkpoint_dir=str(directory),
+    )
+    saver = km.CheckpointSaverHook(str(directory), save_steps=2)
+    with km.MonitoredSession(
+        session_creator=creator,
+        hooks=[saver, counter, km.StopAtStepHook(last_step=steps)],
+    ) as sess:
+        while not sess.should_stop():
+            sess.run(increment_step(weight))
+
+
+def test_resumed_hook_state_is_the_state_after_the_saved_step(tmp_path):
+    run_counted(tmp_path, 4, Counted([]))
+    # The completed state of step 4 resumes: the counter goes on from 4.
+    km.reset_global_step()
+    resumed = Counted([])
+    run_counted(tmp_path, 6, resumed)
+    assert resumed.count == 6
+    # A crash between the checkpoint and its completed state: the state of
+    # the save's moment (the counter before step 6) is what resumes.
+    os.remove(str(tmp_path / "model.ckpt-6.km_hook_state.json"))
+    km.reset_global_step()
+    fallback = Counted([])
+    run_counted(tmp_path, 7, fallback)
+    assert fallback.count == 5 + 1
+
+
+def test_retention_removes_the_completed_state_too(tmp_path):
+    run_counted(tmp_path, 14, Counted([]))  # saves 0, 2, ... 14; keeps 5
+    names = sorted(os.listdir(tmp_path))
+    kept = [n for n in names if n.endswith(".index")]
+    completed = [n for n in names if n.endswith(".km_hook_state.json")]
+    assert [n.split(".")[1] for n in kept] == [
+        n.split(".")[1] for n in completed
+    ]
+    assert len(kept) == 5
 
 
 def test_creation_save_is_skipped_for_the_checkpoint_just_restored(tmp_path):

@@ -278,3 +278,62 @@ def test_tf1_checkpoint_saver_hook_with_tf_checkpoint_saver(tmp_path):
     reader = tf.train.load_checkpoint(str(tmp_path / "tf1.ckpt-2"))
     assert reader.get_tensor("w/.ATTRIBUTES/VARIABLE_VALUE") == 7.0
     assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == 2
+
+
+def _tf1_run(directory, steps=(10, 20)):
+    """A TF1 Saver run: `w` = step / 10 at each saved step."""
+    with tf.Graph().as_default():
+        weight = tf.compat.v1.get_variable("w", initializer=0.0)
+        global_step = tf.compat.v1.train.get_or_create_global_step()
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            saver = tf.compat.v1.train.Saver()
+            for step in steps:
+                session.run(
+                    [weight.assign(step / 10), global_step.assign(step)]
+                )
+                saver.save(session, os.path.join(directory, "model.ckpt"), step)
+
+
+def _files(directory):
+    return {
+        name: os.path.getmtime(os.path.join(directory, name))
+        for name in os.listdir(directory)
+    }
+
+
+def test_a_moved_run_directory_is_restored_from_its_own_files(tmp_path):
+    """TF1's 'checkpoint' file names absolute paths: after a move, TF finds
+    nothing, and a session would start fresh and overwrite the files."""
+    original, moved = tmp_path / "run", tmp_path / "moved"
+    original.mkdir()
+    _tf1_run(str(original))
+    os.rename(original, moved)
+    weight = tf.Variable(0.0, name="w")
+    with km.MonitoredTrainingSession(
+        checkpoint_dir=str(moved),
+        scaffold=km.Scaffold(checkpoint={"w": weight}),
+        save_checkpoint_secs=None,
+        save_summaries_steps=None,
+        log_step_count_steps=None,
+    ) as sess:
+        assert sess.run("global_step") == 20
+    assert weight.numpy() == 2.0
+
+
+def test_checkpoint_files_no_checkpoint_file_names_are_refused(tmp_path):
+    _tf1_run(str(tmp_path))
+    (tmp_path / "checkpoint").write_text(
+        'model_checkpoint_path: "/elsewhere/model.ckpt-5"\n'
+    )
+    before = _files(tmp_path)
+    with pytest.raises(
+        ValueError,
+        match=r"holds checkpoint files \['model\.ckpt-10', 'model\.ckpt-20'\] "
+        r"but its 'checkpoint' file names \['model\.ckpt-5'\].*overwrite",
+    ):
+        km.MonitoredTrainingSession(
+            checkpoint_dir=str(tmp_path),
+            scaffold=km.Scaffold(checkpoint={"w": tf.Variable(0.0, name="w")}),
+        )
+    assert _files(tmp_path) == before

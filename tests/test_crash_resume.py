@@ -1,9 +1,14 @@
 """Kill the example training binary with SIGKILL mid-run; it resumes from the
-last complete checkpoint with the saved variable values (real processes)."""
+last complete checkpoint with the saved variable values (real processes).
+And `tests.crash.abandon`, the in-process stand-in for a kill, leaves what a
+real kill leaves."""
 
 from __future__ import annotations
 
+import gc
+import glob
 import os
+import pathlib
 import re
 import signal
 import subprocess
@@ -12,7 +17,10 @@ import time
 
 import tensorflow as tf
 
+import keras_monitored as km
 from examples import train as example
+from tests.crash import abandon
+from tests.programs import killed_after_steps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -104,3 +112,79 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     assert start.group(2) == expected_digest
     assert f"done global_step={killed_at + 25}" in resumed.stdout
     assert latest_step(checkpoint_dir)[0] == killed_at + 25
+
+
+def file_events(path):
+    """The events of one event file, without wall times."""
+    events = []
+    for event in tf.compat.v1.train.summary_iterator(path):
+        if event.HasField("session_log"):
+            events.append(("session_log", event.step, event.session_log.status))
+        for value in event.summary.value:
+            events.append(
+                (
+                    "summary",
+                    event.step,
+                    value.tag,
+                    value.simple_value
+                    if value.HasField("simple_value")
+                    else float(tf.make_ndarray(value.tensor)),
+                )
+            )
+    return events
+
+
+def event_files(directory):
+    return sorted(glob.glob(os.path.join(directory, "events.out.*")))
+
+
+def left_on_disk(directory):
+    """What a run left in `directory`, without wall times: checkpoint file
+    names, the latest checkpoint's `w`, and each event file's events."""
+    latest = tf.train.load_checkpoint(tf.train.latest_checkpoint(directory))
+    return {
+        "checkpoint files": sorted(
+            n for n in os.listdir(directory) if not n.startswith("events")
+        ),
+        "w": float(latest.get_tensor("w/.ATTRIBUTES/VARIABLE_VALUE")),
+        "events": [file_events(path) for path in event_files(directory)],
+    }
+
+
+def test_abandon_leaves_what_kill_9_leaves(tmp_path):
+    """The same run, killed for real and abandoned in-process, leaves the
+    same files. (Today every step flushes the summary writer, so what a kill
+    loses is the SessionLog(START) the first step queues after it.)"""
+    killed, abandoned = str(tmp_path / "killed"), str(tmp_path / "abandoned")
+    child = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "tests", "programs", "killed_after_steps.py"),
+            killed,
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO),
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+
+    abandon(killed_after_steps.train(abandoned, 1))
+    assert left_on_disk(abandoned) == left_on_disk(killed)
+
+    # The restarted run (the same process, here) writes its own event file;
+    # what the abandoned writer still held never reaches disk.
+    frozen = {
+        path: pathlib.Path(path).read_bytes() for path in event_files(abandoned)
+    }
+    km.reset_global_step()
+    killed_after_steps.train(abandoned, 2).close()
+    gc.collect()  # the abandoned writer is destroyed (and flushes) now
+    for path, content in frozen.items():
+        assert pathlib.Path(path).read_bytes() == content
+    (new_file,) = set(event_files(abandoned)) - set(frozen)
+    assert ("session_log", 2, 1) in file_events(new_file)
+    assert left_on_disk(abandoned)["w"] == 3.0

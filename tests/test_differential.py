@@ -1,20 +1,27 @@
-"""TF1 MonitoredTrainingSession (graph mode) vs km: identical hook traces."""
+"""TF1 MonitoredTrainingSession (graph mode) vs km: identical hook traces,
+stop points, errors (whole messages) and checkpoint files, for the hook
+protocol and the session lifecycle. The harness is tests/differential.py;
+MTS's default hooks, checkpoint contents and summaries are in
+test_differential_defaults.py, fetches in test_differential_fetches.py,
+error messages in test_differential_messages.py, and
+test_differential_mutations.py shows the scenarios catch a broken km."""
 
 from __future__ import annotations
 
-import os
+import re
 
 import pytest
 import tensorflow as tf
 
 from tests.differential import (
     AbortOnce,
+    CheckpointWatcher,
     FeedLearningRate,
-    KMProgram,
     ListenerRecorder,
     RequestStopAt,
-    TF1Program,
-    assert_same_trace,
+    check_scenario,
+    checkpoint_steps,
+    loop_until_stop,
     outcome_of,
 )
 
@@ -22,10 +29,7 @@ tf1 = tf.compat.v1
 
 
 def _loop_until_stop(program, sess, max_runs=50):
-    runs = 0
-    while not sess.should_stop() and runs < max_runs:
-        program.run(sess)
-        runs += 1
+    loop_until_stop(program, sess, max_runs)
 
 
 def plain_run(program, tmp_path):
@@ -85,7 +89,7 @@ def stop_at_step_last_step(program, tmp_path):
 
 def restart_from_checkpoint_dir(program, tmp_path):
     trace = []
-    checkpoint_dir = str(tmp_path / program.kind)
+    checkpoint_dir = str(tmp_path)
     program.build()
     with program.session(
         checkpoint_dir=checkpoint_dir,
@@ -146,15 +150,24 @@ def hook_feed_dict(program, tmp_path):
     return trace, "ok"
 
 
+def _feed_conflict(outcome):
+    """A feed conflict error: its type, TF1's whole message up to the list
+    of conflicts, and how many conflicts it lists. TF1 lists the fed
+    tensors, km the fed argument names (a feed key is a step-function
+    argument in TF2, contract section 2)."""
+    error, message = outcome
+    head, _, conflicts = message.partition(" Conflict(s): ")
+    count = len(re.findall(r"<tf\.Tensor |'[^']*'(?=[,\]])", conflicts))
+    return error, head, count
+
+
 def hook_and_user_feed_conflict(program, tmp_path):
     trace = []
     program.build()
     feeder = program.hook_in_graph(lambda: FeedLearningRate(program.lr_key()))
     with program.session(hooks=[program.recorder(trace), feeder]) as sess:
-        error, message = outcome_of(
-            lambda: program.run(sess, feed_learning_rate=0.5)
-        )
-    return trace, (error, message.split(" Conflict(s):")[0])
+        outcome = outcome_of(lambda: program.run(sess, feed_learning_rate=0.5))
+    return trace, _feed_conflict(outcome)
 
 
 def two_hooks_feed_conflict(program, tmp_path):
@@ -165,9 +178,8 @@ def two_hooks_feed_conflict(program, tmp_path):
         for _ in range(2)
     ]
     with program.session(hooks=hooks) as sess:
-        error, message = outcome_of(lambda: program.run(sess))
-    # TF1 lists the fed tensors, km the fed argument names.
-    return trace, (error, message.split(" Conflict(s):")[0])
+        outcome = outcome_of(lambda: program.run(sess))
+    return trace, _feed_conflict(outcome)
 
 
 def run_step_fn_stop(program, tmp_path):
@@ -203,7 +215,7 @@ def recovery_after_one_aborted_error(program, tmp_path):
         program.stop_at_step(last_step=5),
     ]
     with program.session(
-        checkpoint_dir=str(tmp_path / program.kind),
+        checkpoint_dir=str(tmp_path),
         save_checkpoint_steps=2,
         hooks=hooks,
     ) as sess:
@@ -233,27 +245,19 @@ def double_close(program, tmp_path):
     sess = sess_context.__enter__()
     program.run(sess)
     sess_context.__exit__(None, None, None)
-    return trace, (sess.should_stop(), outcome_of(sess.close)[0])
-
-
-def _checkpoint_steps(directory):
-    steps = {
-        int(name.split("-")[1].split(".")[0])
-        for name in os.listdir(directory)
-        if name.startswith("model.ckpt-")
-    }
-    return sorted(steps)
+    # TF1's whole message: RuntimeError('Session is already closed.').
+    return trace, (sess.should_stop(), outcome_of(sess.close))
 
 
 def checkpoint_saver_listener_timing(program, tmp_path):
     """A TF1 CheckpointSaverHook instance (translated on the km side) with a
-    TF1 listener: saves at creation, every 2 steps and at the end.
-
-    The saver hook is last: km saves once every hook finished the phase (so
-    the checkpoint holds all hooks' state), which is TF1's order exactly
-    when the saver is the last hook (see test_checkpoint_saver_hook.py)."""
+    TF1 listener, in the middle of the hook list: saves at creation, every 2
+    steps and at the end, each in the saver's own turn (contract section 4,
+    "Checkpoint files appear when TF1's would"): the recorder before it sees
+    the step first, its listener next, the watcher after it sees the file in
+    the same phase."""
     trace = []
-    directory = str(tmp_path / program.kind)
+    directory = str(tmp_path)
     program.build()
     saver_hook = program.hook_in_graph(
         lambda: tf1.train.CheckpointSaverHook(
@@ -263,17 +267,18 @@ def checkpoint_saver_listener_timing(program, tmp_path):
     with program.session(
         hooks=[
             program.recorder(trace),
-            program.stop_at_step(last_step=5),
             saver_hook,
+            CheckpointWatcher(trace, directory),
+            program.stop_at_step(last_step=5),
         ]
     ) as sess:
         _loop_until_stop(program, sess)
-    return trace, _checkpoint_steps(directory)
+    return trace, checkpoint_steps(directory)
 
 
 def listener_requests_stop(program, tmp_path):
     trace = []
-    directory = str(tmp_path / program.kind)
+    directory = str(tmp_path)
     program.build()
     saver_hook = program.hook_in_graph(
         lambda: tf1.train.CheckpointSaverHook(
@@ -284,7 +289,7 @@ def listener_requests_stop(program, tmp_path):
     )
     with program.session(hooks=[program.recorder(trace), saver_hook]) as sess:
         _loop_until_stop(program, sess)
-    return trace, _checkpoint_steps(directory)
+    return trace, checkpoint_steps(directory)
 
 
 class ThreadFails(tf1.train.SessionRunHook):
@@ -345,8 +350,4 @@ SCENARIOS = [
     "scenario", SCENARIOS, ids=[s.__name__ for s in SCENARIOS]
 )
 def test_km_matches_tf1(scenario, tmp_path):
-    tf1_trace, tf1_outcome = scenario(TF1Program(), tmp_path)
-    km_trace, km_outcome = scenario(KMProgram(), tmp_path)
-    assert tf1_trace, "the TF1 side recorded nothing"
-    assert_same_trace(tf1_trace, km_trace)
-    assert km_outcome == tf1_outcome
+    check_scenario(scenario, tmp_path)

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import re
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -15,8 +16,10 @@ import keras_monitored as km
 from tests.differential import (
     KMProgram,
     TF1Program,
+    assert_close,
     assert_same_trace,
     outcome_of,
+    plain,
 )
 
 tf1 = tf.compat.v1
@@ -64,22 +67,26 @@ def logging_every_n_iter(program):
         },
         every_n_iter=3,
     )
-    with captured_lines(r"zloss = ") as lines:
-        with program.session(
+    with (
+        captured_lines(r"zloss = ") as lines,
+        program.session(
             hooks=[hook, program.stop_at_step(last_step=8)]
-        ) as sess:
-            _loop(program, sess)
+        ) as sess,
+    ):
+        _loop(program, sess)
     return lines
 
 
 def logging_at_end_only(program):
     program.build()
     hook = program.hook("LoggingTensorHook", program.state_fetches, at_end=True)
-    with captured_lines(r" = ") as lines:
-        with program.session(
+    with (
+        captured_lines(r" = ") as lines,
+        program.session(
             hooks=[hook, program.stop_at_step(last_step=4)]
-        ) as sess:
-            _loop(program, sess)
+        ) as sess,
+    ):
+        _loop(program, sess)
     return lines
 
 
@@ -90,15 +97,17 @@ def logging_read_runs_count_as_iterations(program):
         {"step": program.state_fetches["step"]},
         every_n_iter=2,
     )
-    with captured_lines(r"^step = ") as lines:
-        with program.session(
+    with (
+        captured_lines(r"^step = ") as lines,
+        program.session(
             hooks=[hook, program.stop_at_step(last_step=5)]
-        ) as sess:
-            while not sess.should_stop():
-                sess.run(
-                    program.state_fetches["step"]
-                )  # a read: an iteration in TF1
-                program.run(sess)
+        ) as sess,
+    ):
+        while not sess.should_stop():
+            sess.run(
+                program.state_fetches["step"]
+            )  # a read: an iteration in TF1
+            program.run(sess)
     return lines
 
 
@@ -142,7 +151,7 @@ def final_ops_values(program):
         hooks=[program.stop_at_step(last_step=6), final]
     ) as sess:
         _loop(program, sess)
-    return {k: float(v) for k, v in final.final_ops_values.items()}
+    return plain(final.final_ops_values)
 
 
 @pytest.mark.parametrize(
@@ -159,7 +168,7 @@ def test_same_result(scenario):
     expected = scenario(TF1Program())
     actual = scenario(KMProgram())
     assert expected, "the TF1 side produced nothing"
-    assert actual == expected
+    assert_close(expected, actual, scenario.__name__)
 
 
 def test_logging_lines_look_like_tf1():
@@ -208,4 +217,7 @@ def test_final_ops_values_are_written_back_to_the_tf1_object():
         hooks=[tf1_hook, program.stop_at_step(last_step=2)]
     ) as sess:
         _loop(program, sess)
-    assert tf1_hook.final_ops_values == {"w": program.w.numpy()}
+    assert list(tf1_hook.final_ops_values) == ["w"]
+    np.testing.assert_array_equal(
+        tf1_hook.final_ops_values["w"], program.w.numpy()
+    )

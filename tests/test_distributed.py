@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 import keras_monitored as km
+from tests.programs import mwms_train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GLOBAL_BATCH = 16
@@ -145,7 +146,7 @@ def test_mirrored_checkpoint_written_once_and_restored(mirrored, tmp_path):
     assert files == ["checkpoint"] + [
         f"model.ckpt-{s}.{ext}"
         for s in (0, 2, 4, 6)
-        for ext in ("data-00000-of-00001", "index")
+        for ext in ("data-00000-of-00001", "index", "km_hook_state.json")
     ]
     km.reset_global_step()
     with mirrored.scope():
@@ -172,6 +173,7 @@ def test_mirrored_step_summaries_are_written_once(mirrored, tmp_path):
 
     def step():
         tf.summary.scalar("w", weight)
+        weight.assign_add(1.0)
         return {}
 
     with km.MonitoredSession(
@@ -182,15 +184,15 @@ def test_mirrored_step_summaries_are_written_once(mirrored, tmp_path):
     ) as sess:
         for _ in range(3):
             sess.run(step)
-    km._summary_writers.flush()
-    steps = [
-        e.step
+    points = [
+        (e.step, float(tf.make_ndarray(v.tensor)))
         for p in os.listdir(tmp_path)
         for e in tf.compat.v1.train.summary_iterator(str(tmp_path / p))
         for v in e.summary.value
         if v.tag == "w"
     ]
-    assert sorted(steps) == [1, 2, 3]
+    # One point per step (not one per replica), the step's own value.
+    assert sorted(points) == [(1, 1.0), (2, 2.0), (3, 3.0)]
 
 
 # -- MultiWorkerMirroredStrategy, real worker processes ----------------------
@@ -259,6 +261,48 @@ def only_chief_files(directory):
     )
 
 
+def checkpoint_steps(directory):
+    return sorted(
+        int(n[len("model.ckpt-") : -len(".index")])
+        for n in os.listdir(directory)
+        if n.startswith("model.ckpt-") and n.endswith(".index")
+    )
+
+
+def checkpoint_weights(path):
+    """The model weights stored in the checkpoint `path`."""
+    model = mwms_train.build_model()
+    tf.train.Checkpoint(model=model).restore(
+        path
+    ).expect_partial().assert_existing_objects_matched()
+    return model.get_weights()
+
+
+def assert_weights(got, want, exact=False):
+    assert len(got) == len(want)
+    for got_array, want_array in zip(got, want):
+        got_array = np.asarray(got_array, np.float32)
+        if exact:
+            np.testing.assert_array_equal(got_array, want_array)
+        else:
+            np.testing.assert_allclose(
+                got_array, want_array, rtol=1e-4, atol=1e-5
+            )
+
+
+def assert_trained_like_one_process(chief, worker, steps):
+    """Both workers hold the weights one process reaches training the same
+    global batches from the same start (so the gradients were all-reduced
+    and every step applied once), and the same weights to the last bit."""
+    assert chief["start_weights"] == worker["start_weights"]
+    expected = mwms_train.reference_weights(
+        [np.asarray(w, np.float32) for w in chief["start_weights"]], steps
+    )
+    assert not np.allclose(expected[0], chief["start_weights"][0])  # trained
+    assert_weights(chief["weights"], expected)
+    assert chief["weights"] == worker["weights"]
+
+
 @pytest.mark.slow
 def test_multi_worker_seconds_checkpoints_loops_and_no_leftovers(tmp_path):
     processes, outputs, scratch = run_workers(
@@ -271,12 +315,26 @@ def test_multi_worker_seconds_checkpoints_loops_and_no_leftovers(tmp_path):
     for process, output in zip(processes, outputs):
         assert process.returncode == 0, output[-3000:]
     chief, worker = results(tmp_path, "run")
+    assert chief["start"] == worker["start"] == 0
     assert chief["global_step"] == worker["global_step"] == 150
-    assert chief["weights"] == worker["weights"]  # identical variables
-    # Seconds-based saves: both workers saved at the same steps (the chief
-    # decided for both), so no collective waited forever.
-    assert chief["saves"] == worker["saves"] and len(chief["saves"]) >= 2
-    assert only_chief_files(tmp_path / "ckpt")
+    assert_trained_like_one_process(chief, worker, 150)
+    # Seconds-based saves after creation: both workers saved at the same
+    # steps (the chief decided for both, so no collective waited forever),
+    # at the end of some 7-step loops during the run, and at the end.
+    saves = chief["saves"]
+    assert worker["saves"] == saves
+    assert saves[-1] == 150 and saves == sorted(set(saves))
+    assert saves[:-1] and all(
+        0 < step < 150 and step % 7 == 0 for step in saves[:-1]
+    ), saves
+    ckpt = tmp_path / "ckpt"
+    assert checkpoint_steps(ckpt) == saves[-5:]  # max_to_keep=5
+    assert_weights(
+        checkpoint_weights(str(ckpt / "model.ckpt-150")),
+        chief["weights"],
+        exact=True,
+    )
+    assert only_chief_files(ckpt)
     assert os.listdir(scratch) == []  # the worker's scratch saves are gone
 
 
@@ -301,7 +359,7 @@ def test_multi_worker_chief_only_hooks_and_a_session_inside_the_scope(tmp_path):
         assert process.returncode == 0, output[-3000:]
     chief, worker = results(tmp_path, "run")
     assert chief["global_step"] == worker["global_step"] == 33
-    assert chief["weights"] == worker["weights"]
+    assert_trained_like_one_process(chief, worker, 33)
     assert os.listdir(scratch) == []
     events = [
         n for n in os.listdir(tmp_path / "ckpt") if n.startswith("events.out")
@@ -326,8 +384,17 @@ def test_multi_worker_kill_a_worker_then_restart_both(tmp_path):
     # which cannot succeed once TF aborted the collectives.
     assert processes[0].returncode != 0 and "a peer worker failed" in outputs[0]
     assert "Recreating the session" not in outputs[0]
-    assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")).endswith(
-        "model.ckpt-20"
+    last = tf.train.latest_checkpoint(str(tmp_path / "ckpt"))
+    assert last.endswith("model.ckpt-20")
+    # The checkpoint holds what 20 steps from the killed run's start give.
+    killed_chief, _ = results(tmp_path, "killed")
+    saved = checkpoint_weights(last)
+    assert_weights(
+        saved,
+        mwms_train.reference_weights(
+            [np.asarray(w, np.float32) for w in killed_chief["start_weights"]],
+            20,
+        ),
     )
 
     processes, outputs, _ = run_workers(
@@ -336,11 +403,13 @@ def test_multi_worker_kill_a_worker_then_restart_both(tmp_path):
     for process, output in zip(processes, outputs):
         assert process.returncode == 0, output[-3000:]
     chief, worker = results(tmp_path, "restarted")
-    assert (
-        chief["start"] == worker["start"] == 20
-    )  # the chief's last checkpoint
+    # Both restored the chief's last checkpoint: its step and its values.
+    assert chief["start"] == worker["start"] == 20
+    assert_weights(chief["start_weights"], saved, exact=True)
+    assert_weights(worker["start_weights"], saved, exact=True)
+    # Then 20 more steps (a fresh input pipeline: from the first batch).
     assert chief["global_step"] == worker["global_step"] == 40
-    assert chief["weights"] == worker["weights"]
+    assert_trained_like_one_process(chief, worker, 20)
     assert only_chief_files(tmp_path / "ckpt")
 
 

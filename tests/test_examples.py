@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -66,6 +67,7 @@ def test_train_example_mirrored_strategy(tmp_path):
         "--strategy=mirrored",
     )
     assert done_step(result) == 40
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-40")
 
 
 @pytest.mark.parametrize(
@@ -168,6 +170,7 @@ def test_train_example_multi_worker(tmp_path):
     for process, (out, err) in zip(processes, outputs):
         assert process.returncode == 0, err[-3000:]
         assert "done global_step=30" in out
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-30")
     names = os.listdir(tmp_path)
     assert all(
         n == "checkpoint"
@@ -222,58 +225,122 @@ def tensorboard_scalars(logdir, tags, expected_counts, timeout=90):
         server.wait(timeout=30)
 
 
-def event_values(path_glob_dir, tag):
+def event_values(directory, tag):
+    """{step: [value, ...]} of `tag` on disk, in file order. A file cut off
+    mid-record (by a kill) is read up to its last complete record."""
     values = {}
-    for name in sorted(os.listdir(path_glob_dir)):
-        if name.startswith("events.out"):
+    for name in sorted(os.listdir(directory)):
+        if not name.startswith("events.out"):
+            continue
+        try:
             for event in tf.compat.v1.train.summary_iterator(
-                os.path.join(path_glob_dir, name)
+                os.path.join(directory, name)
             ):
                 for value in event.summary.value:
                     if value.tag == tag:
                         values.setdefault(event.step, []).append(
-                            float(tf.make_ndarray(value.tensor))
+                            value.simple_value
+                            if value.HasField("simple_value")
+                            else float(tf.make_ndarray(value.tensor))
                         )
+        except tf.errors.DataLossError:
+            pass
     return values
+
+
+def latest_step(directory):
+    path = tf.train.latest_checkpoint(directory)
+    return int(path.rsplit("-", 1)[1]) if path else None
+
+
+def kill_once_points_past_the_checkpoint_are_on_disk(process, directory):
+    """SIGKILLs `process` (training into `directory`) at a moment when the
+    event files already hold loss points past its last checkpoint: the
+    points TensorBoard must drop once the run restarts from that checkpoint.
+    Each look is taken with the process stopped (SIGSTOP), so the files and
+    the checkpoint cannot move while they are compared."""
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        assert process.poll() is None, "the example ended before the kill"
+        time.sleep(0.2)
+        process.send_signal(signal.SIGSTOP)
+        checkpoint = latest_step(directory)
+        loss_steps = event_values(directory, "loss")
+        if checkpoint and max(loss_steps, default=0) > checkpoint:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            return
+        process.send_signal(signal.SIGCONT)
+    raise AssertionError("no moment with points past the checkpoint")
 
 
 @pytest.mark.slow
 def test_tensorboard_serves_continuous_steps_across_a_restart(tmp_path):
     flags = [
         f"--checkpoint_dir={tmp_path}",
-        "--save_checkpoint_steps=40",
+        "--save_checkpoint_steps=100",
         "--save_summaries_steps=10",
         "--log_step_count_steps=10",
+        "--log_every_n_steps=100000",
     ]
-    assert done_step(run("examples/train.py", *flags, "--max_steps=100")) == 100
-    # On disk now: exactly what a crash at step 100, just before its save,
-    # leaves -- the last complete checkpoint is 80, summaries reach step 91.
-    for name in os.listdir(tmp_path):
-        if name.startswith("model.ckpt-100."):
-            os.remove(tmp_path / name)
-    (tmp_path / "checkpoint").write_text(
-        'model_checkpoint_path: "model.ckpt-80"\n'
-        'all_model_checkpoint_paths: "model.ckpt-40"\nall_model_checkpoint_paths: "model.ckpt-80"\n'
-    )
-    resumed = run("examples/train.py", *flags, "--max_steps=160")
-    assert "start global_step=80" in resumed.stdout
-    assert done_step(resumed) == 160
+    with open(tmp_path.parent / "killed.log", "w") as log:
+        killed = subprocess.Popen(
+            [
+                sys.executable,
+                os.path.join(REPO, "examples", "train.py"),
+                *flags,
+                "--max_steps=100000000",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=ENV,
+        )
+        try:
+            kill_once_points_past_the_checkpoint_are_on_disk(
+                killed, str(tmp_path)
+            )
+        finally:
+            if killed.poll() is None:
+                killed.kill()
+                killed.wait()
+    assert killed.returncode == -signal.SIGKILL
+    restored = latest_step(str(tmp_path))
+    stale = {
+        step: values
+        for step, values in event_values(str(tmp_path), "loss").items()
+        if step > restored
+    }
+    assert stale and all(len(v) == 1 for v in stale.values())
+
+    # The killed run wrote summaries up to step restored + 91 at most (the
+    # next checkpoint came at restored + 100): the restart covers them all.
+    end = restored + 100
+    resumed = run("examples/train.py", *flags, f"--max_steps={end}")
+    assert f"start global_step={restored}" in resumed.stdout
+    assert done_step(resumed) == end
 
     scalars = tensorboard_scalars(
         str(tmp_path),
         ["loss", "global_step/sec"],
-        {"loss": 16, "global_step/sec": 14},
+        {"loss": len(range(1, end, 10)), "global_step/sec": 1},
     )
-    loss_steps = [step for step, _ in scalars["loss"]]
-    assert loss_steps == list(
-        range(1, 160, 10)
-    )  # every step once, no gap, no duplicate
-    # Steps 81 and 91 were written twice (before and after the restart); the
-    # server keeps the restarted run's values.
+    # Every 10th step once, no gap, no duplicate: the killed run's up to the
+    # checkpoint, the restarted run's after it.
+    assert [step for step, _ in scalars["loss"]] == list(range(1, end, 10))
     on_disk = event_values(str(tmp_path), "loss")
-    assert len(on_disk[81]) == 2 and len(on_disk[91]) == 2
     served = dict(scalars["loss"])
-    assert served[81] == pytest.approx(on_disk[81][-1], rel=1e-6)
-    assert served[91] == pytest.approx(on_disk[91][-1], rel=1e-6)
-    rate_steps = [step for step, _ in scalars["global_step/sec"]]
-    assert rate_steps == sorted(set(rate_steps)) and rate_steps[-1] == 151
+    for step in range(restored + 1, end, 10):
+        assert served[step] == pytest.approx(on_disk[step][-1], rel=1e-6)
+    for step, (stale_value,) in stale.items():  # written twice, served once
+        assert len(on_disk[step]) == 2 and on_disk[step][0] == stale_value
+        assert served[step] != pytest.approx(stale_value, rel=1e-6)
+    # The restarted run's step counter starts its clock at restored + 1 and
+    # writes from restored + 11 on; those are the values served.
+    rates_on_disk = event_values(str(tmp_path), "global_step/sec")
+    rates = dict(scalars["global_step/sec"])
+    assert sorted(rates) == [step for step, _ in scalars["global_step/sec"]]
+    restarted_rates = list(range(restored + 11, end, 10))
+    assert [s for s in rates if s > restored + 1] == restarted_rates
+    for step in restarted_rates:
+        assert rates[step] == pytest.approx(rates_on_disk[step][-1], rel=1e-6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -11,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import keras_monitored as km
+from keras_monitored._recovery import RecoveryOptions
 
 tf1 = tf.compat.v1
 
@@ -177,7 +179,8 @@ def test_placeholder_like_feed_key_is_a_type_error():
     with km.SingularMonitoredSession() as sess:
         with pytest.raises(
             TypeError,
-            match="feed keys are the step function's keyword argument names",
+            match=r"Invalid value for argument `feed_dict`\. Received: .*"
+            r"Expected keys naming the step function's keyword arguments",
         ):
             sess.run(counter_step, feed_dict={tf.constant(1.0).ref(): 2.0})
 
@@ -273,9 +276,12 @@ def test_recovery_gives_up_after_max_attempts():
         def after_run(self, run_context, run_values):
             raise tf.errors.UnavailableError(None, None, "still down")
 
+    waits = []
+
     class FastSession(km.MonitoredSession):
-        max_recovery_attempts = 3
-        recovery_backoff_secs = 0.0
+        recovery_options = RecoveryOptions(
+            max_attempts=3, backoff_secs=0.5, sleep=waits.append
+        )
 
     with pytest.raises(tf.errors.UnavailableError, match="still down"):
         with FastSession(hooks=[Calls(log), AlwaysAbort()]) as sess:
@@ -297,6 +303,7 @@ def test_recovery_gives_up_after_max_attempts():
         "before",
         "after",
     ]
+    assert waits == [0.5, 1.0]  # none before the first retry, then doubling
 
 
 def test_singular_session_does_not_recover():
@@ -532,10 +539,15 @@ def test_run_step_fn_is_retried_after_a_preemption():
     ]
 
 
-def test_tf1_worker_session_creator_is_translated_and_raw_session_ends_with_close():
+def test_tf1_worker_session_creator_is_translated_and_raw_session_ends_with_close(
+    tmp_path,
+):
     creator = tf1.train.WorkerSessionCreator(max_wait_secs=3)
-    with km.MonitoredSession(session_creator=creator) as sess:
-        sess.run(counter_step)
+    saver = km.CheckpointSaverHook(str(tmp_path), save_steps=1)
+    with km.MonitoredSession(session_creator=creator, hooks=[saver]) as sess:
+        assert sess.run(counter_step) == {"one": 1.0}
+        assert sess.run("global_step") == 1
+    assert os.listdir(tmp_path) == []  # a worker: only the chief saves
     singular = km.SingularMonitoredSession()
     assert isinstance(singular.raw_session(), km.StepSession)
     singular.close()

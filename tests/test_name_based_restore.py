@@ -107,8 +107,10 @@ def test_the_same_refusal_inside_fit(tmp_path):
     )
     with pytest.raises(
         ValueError,
+        # fit saves the optimizer too: the command converts its state.
         match=r"TF1 name-based checkpoint.*sequential/dense/kernel.*"
-        r"km-migrate checkpoint .*--out .*_tf2, then give the "
+        r"km-migrate checkpoint .* --model FILE\.py:FUNCTION --optimizer "
+        r"FILE\.py:OPTIMIZER_FUNCTION --out .*_tf2, then give the "
         r"CheckpointSaverHook that directory",
     ):
         model.fit(x, x[:, :1], epochs=1, verbose=0, callbacks=[callback])

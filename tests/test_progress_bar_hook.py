@@ -22,12 +22,6 @@ def loss_step():
     return {"loss": tf.constant(0.5)}
 
 
-def run(hooks, steps):
-    with km.MonitoredSession(hooks=hooks) as sess:
-        for _ in range(steps):
-            sess.run(loss_step)
-
-
 def test_bar_with_last_step_from_stop_at_step_hook():
     terminal = Terminal()
     clock = FakeClock()
@@ -62,24 +56,38 @@ def test_rate_line_without_a_target():
     ]
 
 
-def test_quiet_when_not_a_terminal():
-    stream = io.StringIO()
-    fetched = []
+@pytest.mark.parametrize(
+    "stream, last_step, redraws",
+    [
+        pytest.param(Terminal(), None, [1, 3, 5], id="terminal"),
+        pytest.param(io.StringIO(), None, [], id="not_a_terminal"),
+        pytest.param(io.StringIO(), 6, [], id="not_a_terminal_bar"),
+    ],
+)
+def test_values_are_fetched_only_for_a_redraw(stream, last_step, redraws):
+    """Quiet off a terminal: nothing drawn, and nothing fetched."""
+    fetched_at = []
 
-    class Spy(km.SessionRunHook):
-        def after_run(self, run_context, run_values):
-            fetched.append(run_values.results)
+    def loss():  # a callable fetch: called only when the hook asks for it
+        fetched_at.append(int(km.get_global_step().numpy()))
+        return 0.5
 
-    run(
-        [
-            km.hooks.ProgressBarHook(
-                last_step=5, tensors=["loss"], stream=stream
-            ),
-            Spy(),
-        ],
-        5,
+    clock = FakeClock()
+    bar = km.hooks.ProgressBarHook(
+        last_step=last_step,
+        tensors={"loss": loss},
+        stream=stream,
+        every_n_secs=2.0,
+        clock=clock,
     )
-    assert stream.getvalue() == ""
+    with km.MonitoredSession(hooks=[bar]) as sess:
+        for _ in range(6):
+            clock.now += 1.0
+            sess.run(loss_step)
+    assert fetched_at == redraws
+    assert stream.getvalue().splitlines() == [
+        f"step: {step} | steps/sec: 1.0 | loss: 0.5" for step in redraws
+    ]
 
 
 @pytest.mark.parametrize(

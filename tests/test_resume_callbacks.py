@@ -24,6 +24,7 @@ def run(checkpoint_dir, csv_path, *flags):
             PROGRAM,
             f"--checkpoint_dir={checkpoint_dir}",
             f"--csv={csv_path}",
+            f"--log_file={checkpoint_dir}.log",
             *flags,
         ],
         capture_output=True,
@@ -64,3 +65,8 @@ def test_kill_after_epoch_two_then_resume_matches_uninterrupted(tmp_path):
     resumed = summary(run(tmp_path / "run", tmp_path / "run.csv"))
     assert resumed == straight
     assert rows(tmp_path / "run.csv") == rows(tmp_path / "straight.csv")
+    # LoggingTensorHook (after the saver in the list: its state for step 16
+    # changed after that save) logs where the uninterrupted run logged.
+    straight_steps = (tmp_path / "straight.log").read_text().split()
+    assert straight_steps == [str(step) for step in range(1, 32, 5)]
+    assert (tmp_path / "run.log").read_text().split() == straight_steps

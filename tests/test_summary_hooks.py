@@ -6,13 +6,14 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorboard.backend.event_processing import plugin_event_accumulator
 
 import keras_monitored as km
-from keras_monitored import _summary_writers as summary_writers
 from tests.crash import abandon
 from tests.test_timer import FakeClock
 
@@ -20,8 +21,8 @@ tf1 = tf.compat.v1
 
 
 def read_events(logdir):
-    """[(step, tag, value)] of scalar summaries, and session-log START steps."""
-    summary_writers.flush()
+    """[(step, tag, value)] of scalar summaries, and session-log START steps,
+    as on disk (read after the session closed: its `end` flushes)."""
     scalars, starts = [], []
     for path in sorted(
         glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
@@ -40,6 +41,41 @@ def read_events(logdir):
                 elif value.HasField("simple_value"):
                     scalars.append((event.step, value.tag, value.simple_value))
     return sorted(scalars), starts
+
+
+def read_histograms(logdir, tag):
+    """{step: [left, right, count] buckets} of the histograms of `tag`."""
+    histograms = {}
+    for path in sorted(
+        glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
+    ):
+        for event in tf1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    assert (
+                        value.metadata.plugin_data.plugin_name == "histograms"
+                    )
+                    assert event.step not in histograms, event.step
+                    histograms[event.step] = tf.make_ndarray(value.tensor)
+    return histograms
+
+
+def assert_histogram_of(buckets, data):
+    """The buckets hold exactly `data`: its count, its range, and each
+    non-empty bucket as many values as fall in it."""
+    data = np.asarray(data, np.float64).ravel()
+    assert buckets.ndim == 2 and buckets.shape[1] == 3, buckets.shape
+    lefts, rights, counts = buckets[:, 0], buckets[:, 1], buckets[:, 2]
+    assert counts.sum() == data.size
+    assert lefts[0] == pytest.approx(data.min())
+    assert rights[-1] == pytest.approx(data.max())
+    for index in np.flatnonzero(counts):
+        left, right = lefts[index], rights[index]
+        last = index == len(counts) - 1
+        inside = (data >= left - 1e-6) & (
+            data <= right + 1e-6 if last or left == right else data < right
+        )
+        assert counts[index] == inside.sum(), (buckets[index], data)
 
 
 def noop_step():
@@ -106,16 +142,11 @@ def test_summary_saver_records_the_steps_tf_summary_calls(tmp_path):
     # First step, then every 3 steps; step = global step after the step (TF1).
     assert losses == [(1, 6.0), (4, 1.5), (7, -3.0), (10, -7.5)]
     assert starts == [1]
-    histograms = [
-        event.step
-        for path in glob.glob(
-            os.path.join(str(tmp_path), "events.out.tfevents.*")
-        )
-        for event in tf1.train.summary_iterator(path)
-        for value in event.summary.value
-        if value.tag == "weights"
-    ]
+    # tf.stack([weight, weight]) before the step's update: two equal values.
+    histograms = read_histograms(str(tmp_path), "weights")
     assert sorted(histograms) == [1, 4, 7, 10]
+    for step, weight in [(1, 2.0), (4, 0.5), (7, -1.0), (10, -2.5)]:
+        assert_histogram_of(histograms[step], [weight, weight])
 
 
 step_with_summaries_step = None
@@ -187,7 +218,8 @@ def test_summary_dir_and_default_hook_order(tmp_path):
         "SummarySaverHook",
         "CheckpointSaverHook",
     ]
-    assert glob.glob(str(tmp_path / "tb" / "events.out.tfevents.*"))
+    scalars, starts = read_events(str(tmp_path / "tb"))
+    assert scalars == [(1, "loss", 6.0)] and starts == [1]
     assert not glob.glob(str(tmp_path / "ckpt" / "events.out.tfevents.*"))
 
 
@@ -200,42 +232,96 @@ def test_two_summary_dirs_for_the_steps_calls_is_an_error(tmp_path):
         km.MonitoredSession(hooks=hooks)
 
 
-def test_restart_session_start_lets_tensorboard_drop_stale_points(tmp_path):
+def tensorboard_view(logdir, tag):
+    """[(step, value)] of `tag` as TensorBoard serves it: its own loader,
+    which drops the points a restart's SessionLog(START) orphans."""
+    accumulator = plugin_event_accumulator.EventAccumulator(
+        logdir,
+        size_guidance=plugin_event_accumulator.STORE_EVERYTHING_SIZE_GUIDANCE,
+    )
+    accumulator.Reload()
+    return [
+        (event.step, float(tf.make_ndarray(event.tensor_proto)))
+        for event in accumulator.Tensors(tag)
+    ]
+
+
+@pytest.fixture(scope="module")
+def crash_then_restart(tmp_path_factory):
+    """A run killed after step 14 (last checkpoint: step 8), then restarted
+    for 4 steps that add 10 instead of 1. Returns TensorBoard's view of `w`
+    after the crash and after the restart, and the START steps on disk."""
+    logdir = str(tmp_path_factory.mktemp("crash_then_restart"))
     weight = tf.Variable(0.0)
 
-    def step():
-        tf.summary.scalar("w", weight)
-        weight.assign_add(1.0)
+    def step(delta):
+        weight.assign_add(delta)
+        tf.summary.scalar("w", weight)  # the step's own value
         return {}
 
     def session():
         return km.MonitoredTrainingSession(
-            checkpoint_dir=str(tmp_path),
+            checkpoint_dir=logdir,
             scaffold=km.Scaffold(checkpoint={"w": weight}),
-            save_checkpoint_steps=3,
+            save_checkpoint_steps=8,
             save_summaries_steps=1,
             log_step_count_steps=None,
         )
 
-    sess = session()
-    for _ in range(5):
-        sess.run(step)
-    abandon(sess)  # a crash after step 5: the last checkpoint is step 3
     km.reset_global_step()
+    sess = session()
+    for _ in range(14):
+        sess.run(step, feed_dict={"delta": 1.0})
+    abandon(sess)
+    crashed = tensorboard_view(logdir, "w")
+    km.reset_global_step()
+    time.sleep(1.05 - time.time() % 1)  # event files sort by creation second
     with session() as sess:
-        for _ in range(2):
-            sess.run(step)
-    _, starts = read_events(str(tmp_path))
-    assert starts == [1, 4]  # the restart announces itself at step 4
+        for _ in range(4):
+            sess.run(step, feed_dict={"delta": 10.0})
+    _, starts = read_events(logdir)
+    km.reset_global_step()
+    return crashed, starts, tensorboard_view(logdir, "w")
 
 
-def test_summary_saver_without_scaffold_or_op_is_fine_in_tf2():
+def test_restart_session_start_lets_tensorboard_drop_stale_points(
+    crash_then_restart,
+):
+    crashed, starts, restarted = crash_then_restart
+    # The premise: the kill left points past the checkpoint (steps 9..).
+    assert crashed == [(s, float(s)) for s in range(1, len(crashed) + 1)]
+    assert len(crashed) > 8, crashed
+    # The restart resumes w=8 at step 8 and announces itself at step 9, so
+    # TensorBoard drops the crashed run's points from step 9 on.
+    assert starts[-1] == 9
+    assert [point for point in restarted if point[0] != 9] == [
+        (s, float(s)) for s in range(1, 9)
+    ] + [(10, 28.0), (11, 38.0), (12, 48.0)]
+    assert (9, 9.0) not in restarted
+
+
+def test_tensorboard_serves_the_restarts_first_point(crash_then_restart):
+    """SessionLog(START) goes before the first step's own summaries (TF1
+    wrote it before that step's summaries too): TensorBoard's purge keeps
+    the restarted run's first point."""
+    _, _, restarted = crash_then_restart
+    assert [point for point in restarted if point[0] == 9] == [(9, 18.0)]
+
+
+def test_summary_saver_without_scaffold_or_op_is_fine_in_tf2(tmp_path):
     with pytest.raises(
         ValueError,
         match="Exactly one of scaffold or summary_op must be provided.",
     ):
-        tf1.train.SummarySaverHook(save_steps=1)
-    km.hooks.SummarySaverHook(save_steps=1)
+        tf1.train.SummarySaverHook(save_steps=1, output_dir=str(tmp_path))
+    # The same arguments in km: the step's tf.summary calls are recorded.
+    hook = km.hooks.SummarySaverHook(save_steps=1, output_dir=str(tmp_path))
+    with km.MonitoredSession(hooks=[hook]) as sess:
+        for _ in range(2):
+            sess.run(step_with_summaries_step)
+    scalars, starts = read_events(str(tmp_path))
+    assert scalars == [(1, "loss", 6.0), (2, "loss", 4.5)]
+    assert starts == [1]
 
 
 @pytest.mark.parametrize(
@@ -278,19 +364,27 @@ def test_bad_arguments(factory, kwargs, error, message):
 
 def test_histogram_for_non_scalar_named_output(tmp_path):
     hook = km.hooks.SummarySaverHook(
-        save_steps=1, output_dir=str(tmp_path), summary_op="vec"
+        save_steps=2, output_dir=str(tmp_path), summary_op=["vec", "loss"]
     )
+    scale = tf.Variable(0.0)
+
+    def step():
+        scale.assign_add(1.0)
+        return {
+            "vec": tf.constant([1.0, 2.0, 2.0, 7.0]) * scale,
+            "loss": scale * 0.5,
+        }
+
     with km.MonitoredSession(hooks=[hook]) as sess:
-        sess.run(lambda: {"vec": tf.constant([1.0, 2.0, 3.0])})
-    summary_writers.flush()
-    tags = [
-        v.tag
-        for p in glob.glob(str(tmp_path / "events.out.tfevents.*"))
-        for e in tf1.train.summary_iterator(p)
-        for v in e.summary.value
-    ]
-    assert tags == ["vec"]
-    assert np.isfinite(1.0)
+        for _ in range(3):
+            sess.run(step)
+    # Steps 1 and 3 (first, then every 2): the step's own vector each time.
+    histograms = read_histograms(str(tmp_path), "vec")
+    assert sorted(histograms) == [1, 3]
+    assert_histogram_of(histograms[1], [1.0, 2.0, 2.0, 7.0])
+    assert_histogram_of(histograms[3], [3.0, 6.0, 6.0, 21.0])
+    scalars, _ = read_events(str(tmp_path))
+    assert scalars == [(1, "loss", 0.5), (3, "loss", 1.5)]
 
 
 def test_step_summaries_continue_after_in_process_recovery(tmp_path):

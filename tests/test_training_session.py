@@ -166,7 +166,12 @@ def test_config_and_master_are_reported_not_fatal(caplog, monkeypatch):
     threads = tf.config.threading.get_intra_op_parallelism_threads()
     config = tf.compat.v1.ConfigProto(
         intra_op_parallelism_threads=threads + 3,
-        gpu_options=tf.compat.v1.GPUOptions(allow_growth=True),
+        gpu_options=tf.compat.v1.GPUOptions(
+            allow_growth=True,  # tf.config.experimental.set_memory_growth
+            visible_device_list="0",  # tf.config.set_visible_devices
+            per_process_gpu_memory_fraction=0.5,  # no TF2 equivalent
+        ),
+        operation_timeout_in_ms=1000,  # no TF2 equivalent
     )
     with km.MonitoredTrainingSession(
         config=config, master="grpc://nowhere:1"
@@ -176,7 +181,10 @@ def test_config_and_master_are_reported_not_fatal(caplog, monkeypatch):
     assert (
         f"config.intra_op_parallelism_threads={threads + 3} not applied" in text
     )
-    assert "ConfigProto fields ['gpu_options'] have no TF2 equivalent" in text
+    assert (
+        "ConfigProto fields ['gpu_options.per_process_gpu_memory_fraction', "
+        "'operation_timeout_in_ms'] have no TF2 equivalent" in text
+    )
     assert "master='grpc://nowhere:1' has no meaning in TF2" in text
     assert tf.config.threading.get_intra_op_parallelism_threads() == threads
 
@@ -294,7 +302,7 @@ def test_hook_state_keys_are_the_same_on_chief_and_workers(
         ) as sess:
             return dict(
                 zip(
-                    sess._hooks.state_keys(),
+                    sess._driver.hook_list.state_keys(),
                     (type(h).__name__ for h in sess.hooks),
                 )
             )

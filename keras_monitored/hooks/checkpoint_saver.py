@@ -11,7 +11,6 @@ from absl import logging
 
 from keras_monitored import _compat, _validation
 from keras_monitored._checkpointing import DEFAULT_BASENAME
-from keras_monitored.hook_list import defer_until_hooks_done
 from keras_monitored.hooks.timer import Clock, SecondOrStepTimer
 from keras_monitored.scaffold import as_scaffold
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
@@ -51,9 +50,10 @@ class CheckpointSaverHook(SessionRunHook):
     """Saves a checkpoint at session creation, every N steps or seconds, and at
     the end.
 
-    A save decided in `after_run` (or `end`) happens once every hook has
-    finished that phase for the step, so the checkpoint holds the state of
-    all hooks after the step (TF1 saved in the middle of the hook list).
+    Each save is written in this hook's own turn, as TF1 wrote it: the hooks
+    after it (and its listeners) see the new files in the same phase. The
+    hooks' resumable state in the checkpoint is completed once every hook
+    has finished the phase (see `keras_monitored._hook_state`).
 
     What is saved: the session's checkpoint (its `Scaffold.checkpoint`, the
     global step and the hooks' state), unless the hook is given its own
@@ -102,8 +102,11 @@ class CheckpointSaverHook(SessionRunHook):
         logging.info("Create CheckpointSaverHook.")
         if saver is not None and scaffold is not None:
             raise ValueError(
-                "You cannot provide both saver and scaffold. "
-                f"Received: saver={saver!r}, scaffold={scaffold!r}."
+                _validation.tf1_message(
+                    "You cannot provide both saver and scaffold.",
+                    saver=saver,
+                    scaffold=scaffold,
+                )
             )
         checkpoint_dir = _validation.check_optional_str(
             "checkpoint_dir", checkpoint_dir
@@ -118,7 +121,7 @@ class CheckpointSaverHook(SessionRunHook):
         self._basename = _validation.check_optional_str(
             "checkpoint_basename", checkpoint_basename
         )
-        if saver is not None and not isinstance(saver, tf.train.Checkpoint):
+        if saver is not None and not _compat.is_checkpoint(saver):
             raise TypeError(
                 _validation.invalid(
                     "saver",
@@ -167,9 +170,7 @@ class CheckpointSaverHook(SessionRunHook):
             )
             return
         # As in TF1, a stop asked for by this first save's listeners is ignored.
-        defer_until_hooks_done(
-            session, lambda: self._save(session, global_step)
-        )
+        self._save(session, global_step)
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
         del run_context
@@ -179,35 +180,25 @@ class CheckpointSaverHook(SessionRunHook):
         global_step = int(run_values.results)
         trigger = self._timer.should_trigger_for_step(global_step)
         session = run_context.session
-        if self._timer.every_secs is not None and getattr(
-            session, "is_collective", False
-        ):
+        if self._timer.every_secs is not None and session.is_collective:
             # Clocks differ between workers and every worker must save
             # together: the chief decides, on runs that stepped (every worker
             # joins those; a read may happen on one worker only).
-            if getattr(run_context, "num_steps", 1) == 0:
+            if run_context.num_steps == 0:
                 return
             trigger = session.agree_with_chief(trigger)
         if not trigger:
             return
         self._timer.update_last_triggered_step(global_step)
-
-        def save():
-            if self._save(run_context.session, global_step):
-                run_context.request_stop()
-
-        defer_until_hooks_done(run_context.session, save)
+        if self._save(session, global_step):
+            run_context.request_stop()
 
     def end(self, session: Any) -> None:
         last_step = int(session.run("global_step"))
-
-        def finish():
-            if last_step != self._timer.last_triggered_step():
-                self._save(session, last_step)
-            for listener in self._listeners:
-                listener.end(session, last_step)
-
-        defer_until_hooks_done(session, finish)
+        if last_step != self._timer.last_triggered_step():
+            self._save(session, last_step)
+        for listener in self._listeners:
+            listener.end(session, last_step)
 
     def next_trigger_step(self, global_step: int) -> int | None:
         """The next step a steps-based save happens at."""
@@ -216,8 +207,9 @@ class CheckpointSaverHook(SessionRunHook):
     def _items_for(self, session: Any) -> dict[str, Any] | None:
         if self._saver is not None:
             return _compat.checkpoint_children(self._saver)
-        if self._scaffold is not None and self._scaffold is not getattr(
-            session, "scaffold", None
+        if (
+            self._scaffold is not None
+            and self._scaffold is not session.scaffold
         ):
             return self._scaffold.checkpoint_items()
         return None
@@ -249,13 +241,13 @@ class CheckpointSaverHook(SessionRunHook):
 
 def _restored_here(session: Any, writer: Any, global_step: int) -> bool:
     """True if the session just restored this step from this directory."""
-    restored = getattr(session, "restored_checkpoint", None)
+    restored = session.restored_checkpoint
     if not restored:
         return False
     same_dir = os.path.abspath(os.path.dirname(restored)) == os.path.abspath(
         writer.directory
     )
-    return same_dir and getattr(session, "restored_step", None) == global_step
+    return same_dir and session.restored_step == global_step
 
 
 def _check_listeners(listeners: Sequence[Any] | None) -> list[Any]:

@@ -71,7 +71,7 @@ class GlobalStepWaiterHook(SessionRunHook):
             self._worker_is_started = True
             return None
         session = run_context.session
-        if getattr(session, "is_collective", False) or not self._checkpoint_dir:
+        if session.is_collective or not self._checkpoint_dir:
             # Nothing could move the step while we wait: under a collective
             # strategy every worker trains in lockstep, and a TF2 worker has no
             # shared global step to watch unless given the chief's directory.

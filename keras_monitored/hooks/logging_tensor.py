@@ -69,12 +69,22 @@ class LoggingTensorHook(SessionRunHook):
             every_n_secs is None
         ):
             raise ValueError(
-                "either at_end and/or exactly one of every_n_iter and every_n_secs must be provided. "
-                f"Received: every_n_iter={every_n_iter!r}, every_n_secs={every_n_secs!r}, at_end={at_end!r}."
+                _validation.tf1_message(
+                    "either at_end and/or exactly one of every_n_iter and "
+                    "every_n_secs must be provided.",
+                    every_n_iter=every_n_iter,
+                    every_n_secs=every_n_secs,
+                    at_end=at_end,
+                )
             )
         _validation.check_int("every_n_iter", every_n_iter, allow_none=True)
         if every_n_iter is not None and every_n_iter <= 0:
-            raise ValueError(f"invalid every_n_iter={every_n_iter}.")
+            raise ValueError(
+                _validation.tf1_message(
+                    f"invalid every_n_iter={every_n_iter}.",
+                    every_n_iter=every_n_iter,
+                )
+            )
         _validation.check_bool("at_end", at_end)
         self._formatter = _validation.check_callable("formatter", formatter)
         self._tag_order, self._fetches = tagged_fetches("tensors", tensors)
@@ -98,7 +108,7 @@ class LoggingTensorHook(SessionRunHook):
         self._iter_count = 0
 
     def before_run(self, run_context: Any) -> SessionRunArgs | None:
-        steps = max(1, getattr(run_context, "num_steps", 1))
+        steps = max(1, run_context.num_steps)
         self._last_iteration = self._iter_count + steps - 1
         self._should_trigger = self._timer.should_trigger_for_step(
             self._last_iteration

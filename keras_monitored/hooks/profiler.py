@@ -88,7 +88,7 @@ class ProfilerHook(SessionRunHook):
         self._last_global_step = int(session.run("global_step"))
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
-        steps = getattr(run_context, "num_steps", 1)
+        steps = run_context.num_steps
         target = self._last_global_step + steps
         if (
             self._primed

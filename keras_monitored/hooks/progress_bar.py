@@ -97,7 +97,7 @@ class ProgressBarHook(SessionRunHook):
         self._bar = None
 
     def before_run(self, run_context: Any) -> SessionRunArgs | None:
-        steps = getattr(run_context, "num_steps", 1)
+        steps = run_context.num_steps
         target = self._last_global_step + steps
         self._redraw = (
             self._enabled()
@@ -128,8 +128,9 @@ class ProgressBarHook(SessionRunHook):
     def _target(self) -> int | None:
         if self._last_step is not None:
             return self._last_step
-        hint = getattr(self._session, "last_step_hint", None)
-        return hint() if hint is not None else None
+        if self._session is None:
+            return None
+        return self._session.last_step_hint()
 
     def _draw(
         self, global_step: int, values: Mapping[str, Any], final: bool

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import tensorflow as tf
 from absl import logging
 
 from keras_monitored import _summary_writers as summary_writers
@@ -17,42 +16,14 @@ from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
 SUMMARY_TAG = "global_step/sec"
 
 
-def active_writer(explicit: Any, output_dir: str | None, session: Any) -> Any:
-    """The writer a summary hook uses in `session`: none on a non-chief (only
-    the chief writes summaries), else the given one or `output_dir`'s."""
-    if not getattr(session, "is_chief", True):
-        logging.log_first_n(
-            logging.INFO,
-            "Not the chief: summaries are written by the chief only.",
-            1,
-        )
-        return None
-    if explicit is None and output_dir:
-        return summary_writers.writer_for(output_dir)
-    return explicit
-
-
-def check_summary_writer(value: Any) -> Any:
-    """Validates a `summary_writer` argument (a TF2 `tf.summary` writer)."""
-    if value is not None and not isinstance(value, tf.summary.SummaryWriter):
-        raise TypeError(
-            _validation.invalid(
-                "summary_writer",
-                value,
-                "a tf.summary.SummaryWriter (tf.summary.create_file_writer) or None; "
-                "TF1's FileWriter does not work eagerly",
-            )
-        )
-    return value
-
-
 class StepCounterHook(SessionRunHook):
     """Measures global steps per second every N steps or seconds.
 
     The rate is global-step based, so a run that executes several steps (a
     multi-step loop) is counted correctly. The value is logged as
     `global_step/sec: <rate>` and written as the scalar `global_step/sec` at
-    the current global step (TF1's tag). Nothing is reported at the first
+    the current global step (TF1's tag, as a TF1 `simple_value`: TF1 event
+    readers see it). Nothing is reported at the first
     trigger, which only starts the clock.
 
     Args:
@@ -84,8 +55,12 @@ class StepCounterHook(SessionRunHook):
     ):
         if (every_n_steps is None) == (every_n_secs is None):
             raise ValueError(
-                "exactly one of every_n_steps and every_n_secs should be provided. "
-                f"Received: every_n_steps={every_n_steps!r}, every_n_secs={every_n_secs!r}."
+                _validation.tf1_message(
+                    "exactly one of every_n_steps and every_n_secs should be "
+                    "provided.",
+                    every_n_steps=every_n_steps,
+                    every_n_secs=every_n_secs,
+                )
             )
         self._timer = SecondOrStepTimer(
             every_steps=every_n_steps,
@@ -96,13 +71,15 @@ class StepCounterHook(SessionRunHook):
         self._output_dir = _validation.check_optional_dir(
             "output_dir", output_dir
         )
-        self._explicit_writer = check_summary_writer(summary_writer)
+        self._explicit_writer = summary_writers.check_summary_writer(
+            summary_writer
+        )
         self._summary_writer = None
         self._last_global_step: int | None = None
 
     def after_create_session(self, session: Any, coord: Any) -> None:
         del coord
-        self._summary_writer = active_writer(
+        self._summary_writer = summary_writers.active_writer(
             self._explicit_writer, self._output_dir, session
         )
 
@@ -147,6 +124,7 @@ class StepCounterHook(SessionRunHook):
             elapsed_steps / elapsed_secs if elapsed_secs > 0 else float("inf")
         )
         if self._summary_writer is not None:
-            with self._summary_writer.as_default():
-                tf.summary.scalar(SUMMARY_TAG, steps_per_sec, step=global_step)
+            summary_writers.write_simple_value(
+                self._summary_writer, SUMMARY_TAG, steps_per_sec, global_step
+            )
         logging.info("%s: %g", SUMMARY_TAG, steps_per_sec)

@@ -41,13 +41,19 @@ class StopAtStepHook(SessionRunHook):
     ):
         if num_steps is None and last_step is None:
             raise ValueError(
-                "One of num_steps or last_step must be specified. "
-                f"Received: num_steps={num_steps!r}, last_step={last_step!r}."
+                _validation.tf1_message(
+                    "One of num_steps or last_step must be specified.",
+                    num_steps=num_steps,
+                    last_step=last_step,
+                )
             )
         if num_steps is not None and last_step is not None:
             raise ValueError(
-                "Only one of num_steps or last_step can be specified. "
-                f"Received: num_steps={num_steps!r}, last_step={last_step!r}."
+                _validation.tf1_message(
+                    "Only one of num_steps or last_step can be specified.",
+                    num_steps=num_steps,
+                    last_step=last_step,
+                )
             )
         self._num_steps = _validation.check_int(
             "num_steps", num_steps, minimum=0, allow_none=True

@@ -12,10 +12,6 @@ import tensorflow as tf
 from keras_monitored import _summary_writers as summary_writers
 from keras_monitored import _validation
 from keras_monitored._fetches import check_fetches
-from keras_monitored.hooks.step_counter import (
-    active_writer,
-    check_summary_writer,
-)
 from keras_monitored.hooks.timer import Clock, SecondOrStepTimer
 from keras_monitored.scaffold import as_scaffold
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunHook
@@ -30,7 +26,8 @@ class SummarySaverHook(SessionRunHook):
     under a default writer and a `tf.summary.record_if` condition that this
     hook switches on for the chosen steps. With `summary_op` — step-output
     names, or names published with `km.expose` — those values are written as
-    scalars (histograms when not scalar). Summaries carry the global step
+    scalars (TF1 `simple_value`s, as TF1 wrote them; histograms when not
+    scalar). Summaries carry the global step
     after the step, TF1's convention (first at step 1); the first step also
     writes TF1's `SessionLog(START)`, so TensorBoard drops points an earlier,
     interrupted run left past the restored step.
@@ -75,10 +72,13 @@ class SummarySaverHook(SessionRunHook):
     ):
         if scaffold is not None and summary_op is not None:
             raise ValueError(
-                "Exactly one of scaffold or summary_op must be provided. "
-                f"Received both: scaffold={scaffold!r}, summary_op={summary_op!r}. "
-                "In TF2 neither is needed: without summary_op the step's tf.summary "
-                "calls are recorded."
+                _validation.tf1_message(
+                    "Exactly one of scaffold or summary_op must be provided.",
+                    "In TF2 neither is needed: without summary_op the step's "
+                    "tf.summary calls are recorded.",
+                    scaffold=scaffold,
+                    summary_op=summary_op,
+                )
             )
         self._timer = SecondOrStepTimer(
             every_secs=save_secs,
@@ -89,7 +89,9 @@ class SummarySaverHook(SessionRunHook):
         self._output_dir = _validation.check_optional_dir(
             "output_dir", output_dir
         )
-        self._explicit_writer = check_summary_writer(summary_writer)
+        self._explicit_writer = summary_writers.check_summary_writer(
+            summary_writer
+        )
         self._summary_writer = None
         self._scaffold = as_scaffold(scaffold) if scaffold is not None else None
         self._summary_names = _summary_names(summary_op)
@@ -103,7 +105,7 @@ class SummarySaverHook(SessionRunHook):
 
     def after_create_session(self, session: Any, coord: Any) -> None:
         del coord
-        self._summary_writer = active_writer(
+        self._summary_writer = summary_writers.active_writer(
             self._explicit_writer, self._output_dir, session
         )
         self._last_global_step = int(session.run("global_step"))
@@ -115,11 +117,19 @@ class SummarySaverHook(SessionRunHook):
             )
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
-        steps = getattr(run_context, "num_steps", 1)
+        steps = run_context.num_steps
         target_step = self._last_global_step + steps
         self._request = steps > 0 and (
             self._first or self._timer.should_trigger_for_step(target_step)
         )
+        if self._first and steps > 0 and self._summary_writer is not None:
+            # TF1's SessionLog(START), before the step's own summaries (they
+            # are written while it runs): TensorBoard drops points an
+            # earlier, interrupted run left at this step or later, and keeps
+            # this run's first one.
+            summary_writers.write_session_start(
+                self._summary_writer, target_step
+            )
         if self._request and self._target is not None:
             self._target.assign(target_step)
         if self._request and self._summary_names:
@@ -132,10 +142,6 @@ class SummarySaverHook(SessionRunHook):
         del run_context
         global_step = int(run_values.results["global_step"])
         if self._summary_writer is not None:
-            if self._first:
-                summary_writers.write_session_start(
-                    self._summary_writer, global_step
-                )
             if self._request:
                 self._timer.update_last_triggered_step(global_step)
                 if "summary" in run_values.results:
@@ -157,12 +163,14 @@ class SummarySaverHook(SessionRunHook):
         return self._timer.next_trigger_step(global_step)
 
     def _write_named(self, values: dict, global_step: int) -> None:
-        with self._summary_writer.as_default():
-            for name, value in zip(self._summary_names, values):
-                value = np.asarray(value)
-                if value.ndim == 0:
-                    tf.summary.scalar(name, value, step=global_step)
-                else:
+        for name, value in zip(self._summary_names, values):
+            value = np.asarray(value)
+            if value.ndim == 0:
+                summary_writers.write_simple_value(
+                    self._summary_writer, name, value, global_step
+                )
+            else:
+                with self._summary_writer.as_default():
                     tf.summary.histogram(name, value, step=global_step)
 
 

@@ -53,13 +53,19 @@ class SecondOrStepTimer:
         secs_name, steps_name = arg_names
         if every_secs is None and every_steps is None:
             raise ValueError(
-                "Either every_secs or every_steps should be provided. "
-                f"Received: every_secs={every_secs!r}, every_steps={every_steps!r}."
+                _validation.tf1_message(
+                    "Either every_secs or every_steps should be provided.",
+                    every_secs=every_secs,
+                    every_steps=every_steps,
+                )
             )
         if every_secs is not None and every_steps is not None:
             raise ValueError(
-                "Can not provide both every_secs and every_steps. "
-                f"Received: every_secs={every_secs!r}, every_steps={every_steps!r}."
+                _validation.tf1_message(
+                    "Can not provide both every_secs and every_steps.",
+                    every_secs=every_secs,
+                    every_steps=every_steps,
+                )
             )
         self._every_secs = _validation.check_number(
             secs_name, every_secs, strictly_positive=True, allow_none=True

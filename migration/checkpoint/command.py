@@ -44,9 +44,10 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--optimizer",
-        metavar="NAME|FILE.py:FUNCTION",
-        help="Convert the optimizer's slots too: a Keras optimizer name "
-        "(adam, sgd, rmsprop, adagrad) or a function returning one.",
+        metavar="FILE.py:FUNCTION",
+        help="Convert the optimizer's slots and step count too: a function "
+        "(no arguments) returning the Keras optimizer as the program "
+        "builds it; also package.module:FUNCTION.",
     )
     parser.add_argument(
         "--allow-missing",

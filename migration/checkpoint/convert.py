@@ -35,7 +35,7 @@ class ConvertOptions:
       model: `FILE.py:FUNCTION` or `package.module:FUNCTION`.
       out: the directory the new checkpoint goes to.
       rules: the `--map` rules, in order.
-      optimizer: a Keras optimizer name or `FILE.py:FUNCTION`, or None.
+      optimizer: `FILE.py:FUNCTION` returning the optimizer, or None.
       allow_missing: write even if model variables get no value.
     """
 

@@ -175,33 +175,34 @@ def load_model(spec: str) -> Any:
 
 
 def load_optimizer(spec: str) -> Any:
-    """The `--optimizer`: a Keras identifier (`adam`) or FILE.py:FUNCTION.
+    """The `--optimizer`: FILE.py:FUNCTION or package.module:FUNCTION
+    returning the optimizer configured as the program trains with it.
+
+    A bare Keras name (`adam`) is refused: its learning rate (Keras's
+    default) would be written into the checkpoint, and a restore replaces
+    the program's own learning rate with it, without a word.
 
     Returns:
       An unbuilt Keras 3 optimizer.
 
     Raises:
-      UsageError: an unknown name, a function that fails or returns
-        something else, or an optimizer that was already built.
+      UsageError: a name, a function that fails or returns something else,
+        or an optimizer that was already built.
     """
     import keras  # pylint: disable=import-outside-toplevel
 
-    if ":" in spec:
-        optimizer = _call(
-            "--optimizer", spec, load_function("--optimizer", spec)
+    if ":" not in spec:
+        raise bad_argument(
+            "--optimizer",
+            spec,
+            "A name would write Keras's default hyperparameters (the "
+            "learning rate) into the checkpoint, and restoring it replaces "
+            "your optimizer's own.",
+            "FILE.py:FUNCTION or package.module:FUNCTION returning the "
+            "optimizer as your program builds it (e.g. "
+            "keras.optimizers.Adam(learning_rate=0.01, epsilon=1e-8))",
         )
-    else:
-        try:
-            with _compat.fresh_layer_names():
-                optimizer = keras.optimizers.get(spec)
-        except (ValueError, TypeError) as error:
-            raise bad_argument(
-                "--optimizer",
-                spec,
-                f"Keras knows no optimizer {spec!r}.",
-                "a Keras optimizer name (adam, sgd, rmsprop, adagrad, ...) "
-                "or FILE.py:FUNCTION returning an optimizer",
-            ) from error
+    optimizer = _call("--optimizer", spec, load_function("--optimizer", spec))
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise bad_argument(
             "--optimizer",

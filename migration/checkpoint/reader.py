@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from keras_monitored._checkpointing import latest_checkpoint
 from migration.checkpoint._errors import bad_argument
 from migration.checkpoint.matching import CheckpointEntry
 
@@ -51,13 +52,16 @@ def _resolve(flag: str, path: str) -> str:
             flag, path, "It is empty.", "a checkpoint prefix or directory"
         )
     if tf.io.gfile.isdir(path):
-        prefix = tf.train.latest_checkpoint(path)
+        try:
+            # km's lookup: also finds the checkpoints of a moved directory.
+            prefix = latest_checkpoint(path)
+        except ValueError as error:
+            raise bad_argument(flag, path, str(error)) from None
         if prefix is None:
             raise bad_argument(
                 flag,
                 path,
-                "The directory holds no checkpoint (no `checkpoint` file "
-                "naming one).",
+                "The directory holds no checkpoint.",
                 "a checkpoint prefix such as dir/model.ckpt-500, or a "
                 "directory a Saver or CheckpointManager wrote",
             )

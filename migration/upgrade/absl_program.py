@@ -19,10 +19,17 @@ tolerant parsing back.
 
 from __future__ import annotations
 
+from typing import Any
+
 import libcst as cst
 
 from migration.upgrade import rules
-from migration.upgrade.analyzer import Analyzer, argument, code_of, string_value
+from migration.upgrade.analyzer import (
+    Analyzer,
+    argument,
+    code_of,
+    string_value,
+)
 from migration.upgrade.diagnostics import ERROR, INFO, WARNING
 
 _DEFINE_PREFIXES = ("flags.DEFINE_", "app.flags.DEFINE_")
@@ -35,6 +42,7 @@ class AbslProgramAnalyzer(Analyzer):
     def __init__(self, plan):
         super().__init__(plan)
         self._define_flags_placed = False
+        self._kept: list[str] = []
         self._has_main = False
         self._uses_argparse = False
 
@@ -79,12 +87,14 @@ class AbslProgramAnalyzer(Analyzer):
         kinds, lower_bound = rules.KM_FLAGS[flag]
         reason = _incompatible(kind, kinds, default_arg.value, lower_bound)
         if reason:
+            self._kept.append(flag)
             self.report(
                 node,
                 WARNING,
                 f"--{flag} is also a keras_monitored flag, but {reason}: kept "
-                "as it is. km_flags.define_flags() reuses it only if it is "
-                "compatible; pass exclude=('" + flag + "',) to keep yours.",
+                "as it is, and left out of km's (km_flags.define_flags("
+                f'exclude=("{flag}",))); km_flags.session_from_flags then '
+                "treats it as unset.",
             )
             return True
         self._replace_definition(node, flag, default_arg.value)
@@ -107,32 +117,38 @@ class AbslProgramAnalyzer(Analyzer):
         self, node: cst.SimpleStatementLine, flag: str, default: cst.CSTNode
     ) -> None:
         aliases = self.plan.aliases
-        new_lines = []
-        if not self._define_flags_placed:
-            new_lines.append(f"{aliases.km_flags}.define_flags()\n")
-            self._define_flags_placed = True
+        place_define_flags = not self._define_flags_placed
+        self._define_flags_placed = True
+        set_default = None
         if not (isinstance(default, cst.Name) and default.value == "None"):
-            new_lines.append(
+            set_default = cst.parse_statement(
                 f'{aliases.flags}.FLAGS.set_default("{flag}", '
                 f"{code_of(default)})\n"
             )
-        statements = [cst.parse_statement(line) for line in new_lines]
+
+        def replace(updated: cst.SimpleStatementLine) -> Any:
+            statements = []
+            if place_define_flags:
+                # Built now, once every definition was seen: flags of km's
+                # names that the program keeps are left out of km's.
+                statements.append(self._define_flags_statement())
+            if set_default is not None:
+                # The definition's own comment stays with its default.
+                statements.append(
+                    set_default.with_changes(
+                        trailing_whitespace=updated.trailing_whitespace
+                    )
+                )
+            if not statements:
+                return cst.RemovalSentinel.REMOVE
+            statements[0] = statements[0].with_changes(
+                leading_lines=updated.leading_lines
+            )
+            return cst.FlattenSentinel(statements)
+
         self.plan.claim(node)
         self.forget(node)
-        if statements:
-            self.plan.add(
-                node,
-                lambda updated: cst.FlattenSentinel(
-                    [
-                        statements[0].with_changes(
-                            leading_lines=updated.leading_lines
-                        ),
-                        *statements[1:],
-                    ]
-                ),
-            )
-        else:
-            self.plan.remove_statement(node, self.parent(node).body)
+        self.plan.add(node, replace)
         module, obj, alias = rules.KM_FLAGS_IMPORT
         self.plan.need_import(module, obj, aliases.km_flags)
         self.plan.need_import(
@@ -145,10 +161,19 @@ class AbslProgramAnalyzer(Analyzer):
             f"{aliases.km_flags}.define_flags() (default kept with set_default).",
         )
 
+    def _define_flags_statement(self) -> cst.SimpleStatementLine:
+        names = [f'"{name}"' for name in self._kept]
+        excluded = names[0] + "," if len(names) == 1 else ", ".join(names)
+        argument_text = f"exclude=({excluded})" if names else ""
+        return cst.parse_statement(
+            f"{self.plan.aliases.km_flags}.define_flags({argument_text})\n"
+        )
+
     # -- the entry point ------------------------------------------------------
 
     def visit_Call(self, node: cst.Call) -> bool:
-        if self.canonical(node.func) != rules.APP_RUN:
+        tf1_run = self.canonical(node.func) == rules.APP_RUN
+        if not tf1_run and "absl.app.run" not in self.qualified(node.func):
             return True
         main = argument(node, 0, "main")
         additions = []
@@ -167,7 +192,11 @@ class AbslProgramAnalyzer(Analyzer):
                 INFO,
                 "absl's app.run needs the main function: app.run(main).",
             )
-        if self._uses_argparse and argument(node, None, "flags_parser") is None:
+        if (
+            tf1_run
+            and self._uses_argparse
+            and argument(node, None, "flags_parser") is None
+        ):
             parser = _TOLERANT_PARSER.format(flags=self.plan.aliases.flags)
             additions.append(
                 cst.Arg(

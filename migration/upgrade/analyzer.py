@@ -15,11 +15,18 @@ from migration.upgrade.diagnostics import INFO
 from migration.upgrade.plan import Plan
 
 _EMPTY_MODULE = cst.Module([])
+_KM_TARGETS = frozenset(rules.KM_RENAMES.values())
 
 
 def code_of(node: cst.CSTNode) -> str:
     """The source text of `node`."""
     return _EMPTY_MODULE.code_for_node(node)
+
+
+def shown(node: cst.CSTNode, limit: int = 80) -> str:
+    """`node`'s source for a report line: one line, at most `limit` chars."""
+    text = " ".join(code_of(node).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def string_value(node: cst.CSTNode | None) -> str | None:
@@ -101,6 +108,26 @@ class Analyzer(cst.CSTVisitor):
         if aliased is None:
             return None
         return aliased + code_of(node)[len(base.value) :]
+
+    def km_target(self, node: cst.CSTNode) -> str | None:
+        """The keras_monitored name (`km.Scaffold`, `km.hooks.X`) a dotted
+        name stands for: a TF1 name km replaces, or km's own (code already
+        upgraded is checked as the TF1 code was)."""
+        canonical = self.canonical(node)
+        if canonical in rules.KM_RENAMES:
+            return rules.KM_RENAMES[canonical]
+        if not _is_dotted(node):
+            return None
+        for qualified in self.qualified(node):
+            if qualified.startswith("keras_monitored."):
+                rest = qualified[len("keras_monitored.") :]
+                rest = (
+                    rest[len("hooks.") :] if rest.startswith("hooks.") else rest
+                )
+                for target in (f"km.{rest}", f"km.hooks.{rest}"):
+                    if target in _KM_TARGETS:
+                        return target
+        return None
 
     def _module_alias(self, name: cst.Name) -> str | None:
         """The TF1 module an assignment `name = tf.app.flags` made `name`."""

@@ -9,9 +9,10 @@ horovod, ...) are reported with the keras_monitored way.
 from __future__ import annotations
 
 import libcst as cst
+from libcst.metadata import PositionProvider
 
 from migration.upgrade import names, rules
-from migration.upgrade.analyzer import Analyzer, code_of
+from migration.upgrade.analyzer import Analyzer, code_of, shown
 from migration.upgrade.diagnostics import ERROR, INFO, WARNING
 from migration.upgrade.plan import with_leading_lines
 
@@ -25,10 +26,49 @@ _ABSL_IMPORTS = {
 class ApiNameAnalyzer(Analyzer):
     """Renames or reports every dotted name that refers to TF1's API."""
 
+    def __init__(self, plan):
+        super().__init__(plan)
+        self._functions: list[cst.FunctionDef] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self._functions.append(node)
+        return True
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._functions.pop()
+
+    def _in_step_function(self) -> bool:
+        return any(f in self.plan.step_functions for f in self._functions)
+
     def visit_Import(self, node: cst.Import) -> bool:
+        if any(a.evaluated_name == "tensorflow.compat.v1" for a in node.names):
+            self._report_v1_import(node)
         return False
 
+    def _report_v1_import(self, node: cst.CSTNode) -> None:
+        """Said only if the import is still there after the upgrade (the
+        engine checks): an import every use of which was renamed goes."""
+        start = self.get_metadata(PositionProvider, node).start
+        self.plan.v1_imports.append(
+            (
+                start.line,
+                start.column + 1,
+                f"`{shown(node)}`: every `tf.` name here is TF1's "
+                "(tf.train.Checkpoint is TF1's CheckpointV1, tf.summary "
+                "TF1's graph summaries). Once the ERROR items are fixed, "
+                "`import tensorflow as tf` (names only TF1 has then need "
+                "tf.compat.v1.).",
+            )
+        )
+
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if (
+            node.module is not None
+            and code_of(node.module) == "tensorflow.compat"
+            and not isinstance(node.names, cst.ImportStar)
+            and any(alias.evaluated_name == "v1" for alias in node.names)
+        ):
+            self._report_v1_import(node)
         return False
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
@@ -61,6 +101,8 @@ class ApiNameAnalyzer(Analyzer):
         if prefix is not None:
             return self._rename_absl(node, canonical, prefix)
         rule = names.manual_rule(canonical)
+        if rule is not None and rule.fine_in_step and self._in_step_function():
+            return False  # already where km wants it
         if rule is not None:
             severity, maybe = rule.severity, ""
             if rule.also_tf2 and not any(
@@ -70,7 +112,7 @@ class ApiNameAnalyzer(Analyzer):
             self.report(
                 node,
                 severity,
-                f"`{code_of(node)}`: {maybe}{rule.what}. keras_monitored "
+                f"`{shown(node)}`: {maybe}{rule.what}. keras_monitored "
                 f"way: {rule.how}.",
             )
             return False
@@ -81,7 +123,7 @@ class ApiNameAnalyzer(Analyzer):
         if expression == code_of(node):
             return  # `flags.DEFINE_float` where `flags` was tf.app.flags
         self.plan.replace(node, expression)
-        self.report(node, INFO, f"Renamed `{code_of(node)}` to `{expression}`.")
+        self.report(node, INFO, f"Renamed `{shown(node)}` to `{expression}`.")
         self.forget(node)
 
     def _rename_absl(
@@ -95,7 +137,7 @@ class ApiNameAnalyzer(Analyzer):
             self.report(
                 node,
                 ERROR,
-                f"`{code_of(node)}` has no absl.logging equivalent: use "
+                f"`{shown(node)}` has no absl.logging equivalent: use "
                 "absl.logging.info/warning/error (or remove it).",
             )
             return False
@@ -131,14 +173,13 @@ class ApiNameAnalyzer(Analyzer):
             self.report(
                 small,
                 INFO,
-                f"Removed `{code_of(small)}`: "
-                f"{rules.REMOVED_CALLS[canonical]}.",
+                f"Removed `{shown(small)}`: {rules.REMOVED_CALLS[canonical]}.",
             )
         for small in alias_rebinds:
             self.report(
                 small,
                 INFO,
-                f"Removed `{code_of(small)}`: the absl module is imported "
+                f"Removed `{shown(small)}`: the absl module is imported "
                 "under that name.",
             )
         return len(gone) != len(node.body)
@@ -177,14 +218,14 @@ class ApiNameAnalyzer(Analyzer):
             self.report(
                 node,
                 INFO,
-                f"Removed `with {code_of(node.items[0].item)}:` (kept its "
+                f"Removed `with {shown(node.items[0].item)}:` (kept its "
                 "body): keras_monitored runs eagerly, without a TF1 graph.",
             )
             return True
         self.report(
             node,
             ERROR,
-            f"`with {code_of(graphs[0].item)}` makes a TF1 graph or session "
+            f"`with {shown(graphs[0].item)}` makes a TF1 graph or session "
             "the default: keras_monitored needs eager mode. Remove it and "
             "keep its body (objects it held have no TF2 use).",
         )
@@ -206,5 +247,9 @@ class ApiNameAnalyzer(Analyzer):
 
 
 def _unwrap_with(updated: cst.With) -> cst.FlattenSentinel:
+    lines = list(updated.leading_lines)
+    header = updated.body.header
+    if header.comment is not None:  # `with ...:  # comment` stays, above
+        lines.append(cst.EmptyLine(comment=header.comment))
     body = list(updated.body.body)
-    return cst.FlattenSentinel(with_leading_lines(body, updated.leading_lines))
+    return cst.FlattenSentinel(with_leading_lines(body, lines))

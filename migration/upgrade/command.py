@@ -1,7 +1,7 @@
 """`km-migrate upgrade PATH... (--out DIR | --in-place) [--report FILE]`.
 
-Reads every file first and writes only what upgraded; a file that does not
-parse is reported and left untouched. The report lists every change and
+Reads and upgrades every file first, then writes: all of them, or none
+when a file does not parse (it is reported and left untouched). The report lists every change and
 every construct that needs a person as `path:line:col: SEVERITY: message`,
 then the counts, and never claims success it did not achieve.
 """
@@ -71,7 +71,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.report is not None:
         _check_report_path(args.report)
     results = [_upgrade(result) for result in sources]
-    written, backups = _write(results, args)
+    if any(r.failure for r in results):
+        written, backups = [], {}  # all or nothing: fix, then run again
+    else:
+        written, backups = _write(results, args)
     report = _report(results, written, backups, args)
     out.write(report)
     if args.report is not None:
@@ -84,17 +87,24 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _collect(paths: list[str]) -> list[_FileResult]:
+    """The files to upgrade, and where each goes under --out: a single
+    directory's contents go straight into --out (`upgrade trainer/ --out
+    trainer_tf2/` gives `trainer_tf2/model.py`); with several paths, each
+    keeps its own name."""
     sources = []
+    single_dir = len(paths) == 1 and os.path.isdir(paths[0])
     for path in paths:
         if os.path.isfile(path):
             sources.append(_FileResult(path, os.path.basename(path)))
         elif os.path.isdir(path):
-            base = os.path.basename(os.path.abspath(path))
+            base = "" if single_dir else os.path.basename(os.path.abspath(path))
             for root, dirs, names in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
                 for name in sorted(names):
                     full = os.path.join(root, name)
-                    relative = os.path.join(base, os.path.relpath(full, path))
+                    relative = os.path.normpath(
+                        os.path.join(base, os.path.relpath(full, path))
+                    )
                     sources.append(_FileResult(full, relative))
         else:
             raise UsageError(f"`PATH` {path!r} does not exist.")
@@ -198,7 +208,9 @@ def _report(
         lines.append(f"Written under {args.out}.")
     if failed:
         lines.append(
-            "Not upgraded (left untouched): " + ", ".join(failed) + "."
+            "Not upgraded (left untouched): "
+            + ", ".join(failed)
+            + ". Nothing was written: fix it and run again."
         )
     if manual:
         lines.append(

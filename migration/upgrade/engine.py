@@ -23,7 +23,7 @@ from migration.errors import ParseError
 from migration.upgrade.absl_program import AbslProgramAnalyzer
 from migration.upgrade.analyzer import code_of
 from migration.upgrade.api_names import ApiNameAnalyzer
-from migration.upgrade.diagnostics import Diagnostic
+from migration.upgrade.diagnostics import WARNING, Diagnostic
 from migration.upgrade.graph_fetches import GraphFetchAnalyzer
 from migration.upgrade.hook_arguments import HookArgumentAnalyzer
 from migration.upgrade.plan import Aliases, Plan
@@ -66,20 +66,24 @@ def upgrade_text(text: str) -> tuple[str, list[Diagnostic]]:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
-        raise ParseError(
-            f"not valid Python: {error.message}",
-            error.editor_line,
-            error.editor_column - 1,
-        ) from None
+        raise _parse_error(text, error) from None
     wrapper = MetadataWrapper(module)
     plan = Plan(_choose_aliases(wrapper))
     for analyzer in ANALYZERS:
         wrapper.visit(analyzer(plan))
     if not plan.changes:
+        if plan.v1_imports:
+            for line, column, message in plan.v1_imports:
+                plan.report(line, column, WARNING, message)
         return text, sorted(plan.diagnostics)
     upgraded = plan.apply(wrapper.module)
     upgraded = _fix_imports(upgraded, plan)
+    if _imports_tf1_api(upgraded):
+        for line, column, message in plan.v1_imports:
+            plan.report(line, column, WARNING, message)
     new_text = upgraded.code
+    if not text.startswith("\n"):
+        new_text = new_text.lstrip("\n")  # a removed first import
     try:
         compile(new_text, "<upgraded>", "exec")
     except SyntaxError as error:  # an engine bug: never hand it out
@@ -88,6 +92,43 @@ def upgrade_text(text: str) -> tuple[str, list[Diagnostic]]:
             "this file."
         ) from error
     return new_text, sorted(plan.diagnostics)
+
+
+def _imports_tf1_api(module: cst.Module) -> bool:
+    """True if the module still imports `tensorflow.compat.v1` as a name."""
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import) and any(
+                a.evaluated_name == "tensorflow.compat.v1" for a in small.names
+            ):
+                return True
+            if (
+                isinstance(small, cst.ImportFrom)
+                and small.module is not None
+                and code_of(small.module) == "tensorflow.compat"
+            ):
+                return True
+    return False
+
+
+def _parse_error(text: str, error: cst.ParserSyntaxError) -> ParseError:
+    """Where Python itself places the error (libcst places it where its
+    parser gave up, often a line later)."""
+    try:
+        compile(text, "<source>", "exec")
+    except SyntaxError as syntax_error:
+        return ParseError(
+            f"not valid Python: {syntax_error.msg}",
+            syntax_error.lineno or 1,
+            max((syntax_error.offset or 1) - 1, 0),
+        )
+    return ParseError(  # valid Python that libcst cannot read
+        f"libcst cannot parse it: {error.message}",
+        error.editor_line,
+        error.editor_column - 1,
+    )
 
 
 def _fix_imports(module: cst.Module, plan: Plan) -> cst.Module:

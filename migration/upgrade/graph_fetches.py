@@ -21,7 +21,13 @@ from __future__ import annotations
 import libcst as cst
 
 from migration.upgrade import names, rules
-from migration.upgrade.analyzer import Analyzer, argument, code_of, string_value
+from migration.upgrade.analyzer import (
+    Analyzer,
+    argument,
+    code_of,
+    shown,
+    string_value,
+)
 from migration.upgrade.diagnostics import ERROR, INFO
 
 #: Classes whose subclasses are hooks (canonical names).
@@ -41,9 +47,23 @@ class GraphFetchAnalyzer(Analyzer):
         super().__init__(plan)
         self._hook_classes: list[cst.ClassDef] = []
         self._methods: list[str] = []
+        self._hook_class_names: set[str] = set()
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        is_hook = any(
+    def visit_Module(self, node: cst.Module) -> bool:
+        """First, the module's hook classes (to check what their
+        constructors are given, wherever they are called)."""
+        analyzer = self
+
+        class _HookClasses(cst.CSTVisitor):
+            def visit_ClassDef(self, cls: cst.ClassDef) -> None:
+                if analyzer._is_hook_class(cls):
+                    analyzer._hook_class_names.add(cls.name.value)
+
+        node.visit(_HookClasses())
+        return True
+
+    def _is_hook_class(self, node: cst.ClassDef) -> bool:
+        return any(
             self.canonical(base.value) in _HOOK_BASES
             or any(
                 q.startswith("keras_monitored.")
@@ -51,7 +71,9 @@ class GraphFetchAnalyzer(Analyzer):
             )
             for base in node.bases
         )
-        self._hook_classes.append(node if is_hook else None)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self._hook_classes.append(node if self._is_hook_class(node) else None)
         return True
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
@@ -66,6 +88,9 @@ class GraphFetchAnalyzer(Analyzer):
 
     def visit_Call(self, node: cst.Call) -> bool:
         func = node.func
+        if isinstance(func, cst.Name) and func.value in self._hook_class_names:
+            self._hook_constructor(node)
+            return True
         if not isinstance(func, cst.Attribute):
             return True
         if func.attr.value == "get_tensor_by_name" and self._is_graph(
@@ -78,7 +103,7 @@ class GraphFetchAnalyzer(Analyzer):
             self.report(
                 node,
                 ERROR,
-                f"`{code_of(node)}` looks up a graph op: TF2 has none to run "
+                f"`{shown(node)}` looks up a graph op: TF2 has none to run "
                 "from a hook. Do that work in the step function (return what "
                 "the hook needs and fetch it by name), or eagerly in after_run.",
             )
@@ -102,7 +127,7 @@ class GraphFetchAnalyzer(Analyzer):
         self.report(
             value,
             ERROR,
-            f"{self._methods[-1]}() builds `{code_of(value)}` for "
+            f"{self._methods[-1]}() builds `{shown(value)}` for "
             f"`{targets}`: TF2 computes it once, now, and a hook fetching it "
             "would see that constant forever. Compute it in the step "
             "function (return it, or km.expose(name, value)) and fetch it by "
@@ -110,6 +135,28 @@ class GraphFetchAnalyzer(Analyzer):
             "SessionRunArgs([lambda: ...]).",
         )
         return True
+
+    def _hook_constructor(self, node: cst.Call) -> None:
+        """A graph tensor given to one of the module's own hooks: the hook
+        will fetch it, and TF2 has no graph to fetch it from."""
+        for arg in node.args:
+            value = arg.value
+            if not isinstance(value, cst.Name):
+                continue
+            built = [
+                v
+                for v in self.assigned_values(value) or ()
+                if names.is_graph_building(self.call_name(v) or "")
+            ]
+            if built:
+                self.report(
+                    value,
+                    ERROR,
+                    f"`{value.value}` (`{shown(built[0])}`) is a graph tensor "
+                    f"given to the hook `{shown(node.func)}`: TF2 has none to "
+                    "fetch. Return it from the step function and give the hook "
+                    f"its name ({value.value!r}) to fetch instead.",
+                )
 
     # -- helpers --------------------------------------------------------------
 
@@ -143,7 +190,7 @@ class GraphFetchAnalyzer(Analyzer):
             self.report(
                 node,
                 ERROR,
-                f"`{code_of(node)}` looks a graph tensor up by a computed "
+                f"`{shown(node)}` looks a graph tensor up by a computed "
                 "name: fetch the step output by name instead (a str such as "
                 "'loss'; km resolves TF1's 'loss:0' to the output 'loss').",
             )
@@ -154,7 +201,7 @@ class GraphFetchAnalyzer(Analyzer):
         self.report(
             node,
             INFO,
-            f"`{code_of(node)}` -> {code_of(name_arg.value)}: the hook now "
+            f"`{shown(node)}` -> {shown(name_arg.value)}: the hook now "
             f"fetches the step output {output!r} by name; the step function "
             f"must return it ({{{output!r}: ...}}) or km.expose it.",
         )

@@ -19,7 +19,12 @@ from __future__ import annotations
 import libcst as cst
 
 from migration.upgrade import rules
-from migration.upgrade.analyzer import Analyzer, argument, code_of, string_value
+from migration.upgrade.analyzer import (
+    Analyzer,
+    argument,
+    shown,
+    string_value,
+)
 from migration.upgrade.diagnostics import ERROR, WARNING
 
 #: km target -> (position, keyword) of its fetch argument, and whether other
@@ -56,7 +61,8 @@ _SCAFFOLD_WHY = {
     "saver": "a name-based Saver: pass km.Scaffold(checkpoint=tf.train."
     "Checkpoint(model=..., optimizer=...)) and convert old checkpoints with "
     "`km-migrate checkpoint`",
-    "summary_op": "km records the step's tf.summary calls itself",
+    "summary_op": "a TF1 summary op: km records the step's tf.summary "
+    "calls itself (drop it)",
 }
 
 
@@ -64,7 +70,7 @@ class HookArgumentAnalyzer(Analyzer):
     """Fetch, saver, summary and feed arguments of TF1 hook-API calls."""
 
     def visit_Call(self, node: cst.Call) -> bool:
-        target = rules.KM_RENAMES.get(self.canonical(node.func) or "")
+        target = self.km_target(node.func)
         if target in _FETCH_ARGUMENTS:
             position, keyword, strict = _FETCH_ARGUMENTS[target]
             arg = argument(node, position, keyword)
@@ -113,9 +119,7 @@ class HookArgumentAnalyzer(Analyzer):
             return
         if isinstance(value, cst.Name):
             values = self.assigned_values(value)
-            if values and all(
-                self.call_name(v) in rules.GLOBAL_STEP_CALLS for v in values
-            ):
+            if values and all(self._makes_global_step(v) for v in values):
                 return  # the global step variable: a TF2 fetch as it is
             self.plan.replace(value, f'"{value.value}"')
             self.forget(value)
@@ -132,9 +136,17 @@ class HookArgumentAnalyzer(Analyzer):
         self.report(
             value,
             ERROR,
-            f"`{code_of(value)}` is a graph tensor fetched by a hook: TF2 has "
+            f"`{shown(value)}` is a graph tensor fetched by a hook: TF2 has "
             "none. Return it from the step function and fetch it by name "
             "(a str), or pass a variable or a zero-argument callable.",
+        )
+
+    def _makes_global_step(self, value: cst.CSTNode) -> bool:
+        """`tf.train.get_or_create_global_step()` (or km's)."""
+        return isinstance(value, cst.Call) and (
+            self.call_name(value) in rules.GLOBAL_STEP_CALLS
+            or self.km_target(value.func)
+            in ("km.get_or_create_global_step", "km.get_global_step")
         )
 
     def _scaffold(self, node: cst.Call) -> None:
@@ -143,7 +155,7 @@ class HookArgumentAnalyzer(Analyzer):
                 self.report(
                     arg,
                     ERROR,
-                    f"`{code_of(arg.value)}` is a positional argument of TF1's "
+                    f"`{shown(arg.value)}` is a positional argument of TF1's "
                     "Scaffold (init_op, ...): km.Scaffold takes checkpoint=, "
                     "global_step=, init_fn= by keyword.",
                 )
@@ -166,7 +178,7 @@ class HookArgumentAnalyzer(Analyzer):
                 self.report(
                     element,
                     ERROR,
-                    f"{where} is keyed by `{code_of(element.key)}`, a graph "
+                    f"{where} is keyed by `{shown(element.key)}`, a graph "
                     "tensor (placeholder): feeds are the step function's "
                     "keyword arguments, keyed by name: {'x': value}.",
                 )

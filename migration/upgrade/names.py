@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from migration.upgrade import rules
+from migration.upgrade import manual_rules, rules
 
 
 def canonical_name(qualified: str) -> str | None:
@@ -67,9 +67,9 @@ def longest_prefix(canonical: str, prefixes: Iterable[str]) -> str | None:
     return best
 
 
-def manual_rule(canonical: str) -> rules.ManualRule | None:
+def manual_rule(canonical: str) -> manual_rules.ManualRule | None:
     """The rule for a construct that needs a person, if any."""
-    for rule in rules.MANUAL_RULES:
+    for rule in manual_rules.MANUAL_RULES:
         if any(matches(canonical, pattern) for pattern in rule.names):
             return rule
     return None

@@ -61,6 +61,11 @@ class Plan:
         self.unused_imports: list[ImportRequest] = []
         self._actions: dict[cst.CSTNode, list[Action]] = {}
         self._claimed: set[cst.CSTNode] = set()
+        #: Functions run as step functions (`sess.run(train_step)`).
+        self.step_functions: set[cst.FunctionDef] = set()
+        #: `import tensorflow.compat.v1 as tf` lines: (line, col, message),
+        #: reported if the import survives the upgrade.
+        self.v1_imports: list[tuple[int, int, str]] = []
 
     # -- recording ---------------------------------------------------------
 

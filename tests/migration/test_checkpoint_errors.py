@@ -122,9 +122,11 @@ CASES = {
         {"--out": _unwritable_parent},
         ["`--out`"],
     ),
-    "unknown_optimizer": (
-        {"--optimizer": lambda t: "adamw_turbo"},
-        ["`--optimizer`", "'adamw_turbo'", "adam, sgd, rmsprop"],
+    "optimizer_name": (
+        # A name would write Keras's default learning rate, which a restore
+        # puts in place of the program's own.
+        {"--optimizer": lambda t: "adam"},
+        ["`--optimizer`", "'adam'", "learning rate", "FILE.py:FUNCTION"],
     ),
     "optimizer_function_returns_a_model": (
         {"--optimizer": lambda t: f"{DENSE}:build_named_dense"},

@@ -175,7 +175,7 @@ def test_map_rules_rename_tf1_names_and_their_slots_follow(flat_tf1, tmp_path):
         "--model",
         f"{DENSE}:build_named_dense",
         "--optimizer",
-        "adam",
+        f"{DENSE}:build_adam",
         "--map",
         "^w1$=dense/kernel",
         "--map",
@@ -208,7 +208,7 @@ def test_without_map_rules_flat_names_are_unmatched(flat_tf1, tmp_path):
         "--model",
         f"{DENSE}:build_named_dense",
         "--optimizer",
-        "adam",
+        f"{DENSE}:build_adam",
         "--out",
         tmp_path / "out",
     )
@@ -251,7 +251,7 @@ def test_a_tf_module_is_matched_by_variable_names(flat_tf1, tmp_path):
         "--model",
         f"{DENSE}:build_module",
         "--optimizer",
-        "adam",
+        f"{DENSE}:build_adam",
         "--out",
         out,
     )

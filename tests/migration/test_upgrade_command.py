@@ -54,16 +54,12 @@ def test_out_dir_gets_the_upgraded_tree(tmp_path):
 
     assert code == 0, report
     files = tree(out)
-    assert sorted(files) == [
-        "project/config.json",
-        "project/pkg/hooks.py",
-        "project/train.py",
-    ]
+    # One directory: its contents go straight into --out.
+    assert sorted(files) == ["config.json", "pkg/hooks.py", "train.py"]
     assert (
-        "class Hook(km.SessionRunHook):  # a TF1 hook"
-        in files["project/pkg/hooks.py"]
+        "class Hook(km.SessionRunHook):  # a TF1 hook" in files["pkg/hooks.py"]
     )
-    assert files["project/train.py"] == "print('no TF here')\n"
+    assert files["train.py"] == "print('no TF here')\n"
     assert (source / "pkg" / "hooks.py").read_text() == TF1_HOOK  # untouched
     assert f"{source / 'pkg' / 'hooks.py'}:4:12: INFO: Renamed" in report
     assert "2 Python files, 1 changed, 2 changes, 0 items need a person" in (
@@ -124,10 +120,12 @@ def test_report_file_and_exit_code_when_a_person_must_act(tmp_path):
     assert "converted" not in report.splitlines()[-1]
 
 
-def test_a_file_that_does_not_parse_is_reported_and_left(tmp_path):
+def test_a_file_that_does_not_parse_is_reported_and_nothing_written(
+    tmp_path,
+):
     good, bad = tmp_path / "good.py", tmp_path / "bad.py"
     good.write_text(TF1_HOOK)
-    bad.write_text("import tensorflow as tf\nx = tf.train.Saver(\n")
+    bad.write_text('"""Doc."""\ndef main(:\n    pass\n')
     out = tmp_path / "out"
 
     code, report, _ = km_migrate(
@@ -135,11 +133,15 @@ def test_a_file_that_does_not_parse_is_reported_and_left(tmp_path):
     )
 
     assert code == 2
-    assert f"{bad}:2:1: ERROR: does not parse (not valid Python" in report
+    # Where Python places the error (the second line, at the colon).
+    assert f"{bad}:2:10: ERROR: does not parse (not valid Python" in report
     assert "1 not upgraded" in report and "0 items need a person" in report
-    assert f"Not upgraded (left untouched): {bad}." in report
-    assert sorted(os.listdir(out)) == ["good.py"]
-    assert bad.read_text() == "import tensorflow as tf\nx = tf.train.Saver(\n"
+    assert (
+        f"Not upgraded (left untouched): {bad}. Nothing was written" in report
+    )
+    assert f"{good}:4:12: INFO: Renamed" in report  # still reported
+    assert not out.exists()
+    assert bad.read_text() == '"""Doc."""\ndef main(:\n    pass\n'
 
 
 def test_in_place_on_a_file_that_does_not_parse_writes_nothing(tmp_path):

@@ -43,11 +43,17 @@ def test_golden(case):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_upgrading_again_changes_nothing(case):
+def test_upgrading_again_changes_nothing_and_forgets_nothing(case):
+    """The report on upgraded code is a checklist: what still needs a
+    person is named again, and nothing is changed twice."""
     upgraded = read(f"{case}.out")
     text, diagnostics = upgrade_text(upgraded)
     assert text == upgraded
     assert not [d for d in diagnostics if d.change or d.severity == INFO]
+    _, first = upgrade_text(read(f"{case}.in"))
+    assert sum(d.needs_person for d in diagnostics) == sum(
+        d.needs_person for d in first
+    )
 
 
 def test_golden_cases_cover_every_analyzer():

@@ -24,6 +24,9 @@ flags.DEFINE_string("csv", None, "CSVLogger file.", required=True)
 flags.DEFINE_integer(
     "kill_at_step", 0, "SIGKILL this process after this global step (0: never)."
 )
+flags.DEFINE_string(
+    "log_file", None, "Where LoggingTensorHook's lines (their steps) go."
+)
 FLAGS = flags.FLAGS
 
 BATCH = 8
@@ -92,15 +95,29 @@ def main(argv):
     scaffold = km.Scaffold(
         checkpoint=tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     )
+
+    def log_step(values):
+        # The timer's state resumes too: a resumed run logs where an
+        # uninterrupted one would.
+        with open(FLAGS.log_file, "a") as handle:
+            handle.write(f"{int(values['step'])}\n")
+        return f"step = {int(values['step'])}"
+
+    logger = km.hooks.LoggingTensorHook(
+        {"step": "global_step"}, every_n_iter=5, formatter=log_step
+    )
     with km.MonitoredTrainingSession(
         checkpoint_dir=FLAGS.checkpoint_dir,
         scaffold=scaffold,
         save_checkpoint_steps=STEPS_PER_EPOCH,
         save_summaries_steps=None,
         log_step_count_steps=None,
+        # After MTS's default CheckpointSaverHook, as in TF1: their state
+        # changes after each save, in the same phase.
         hooks=[
             callbacks,
             km.StopAtStepHook(last_step=EPOCHS * STEPS_PER_EPOCH),
+            logger,
             KillAt(FLAGS.kill_at_step),
         ],
     ) as sess:

@@ -1,7 +1,11 @@
 """A worker of a MultiWorkerMirroredStrategy job (TF_CONFIG from the
 environment) training a Keras model through km.MonitoredTrainingSession.
 
-Writes a JSON result file at the end: global step, weights, its task."""
+Writes a JSON result file once the session is created (its global step and
+weights then: what it restored) and again at the end (global step, weights,
+saves). `reference_weights` trains the same model on the same global batches
+in one process: what the job must arrive at (tests/test_distributed.py).
+"""
 
 from __future__ import annotations
 
@@ -12,32 +16,103 @@ import signal
 
 from absl import app, flags
 
-flags.DEFINE_string(
-    "checkpoint_dir", None, "Shared checkpoint directory.", required=True
-)
-flags.DEFINE_string(
-    "result_file", None, "Where to write the JSON result.", required=True
-)
-flags.DEFINE_integer("last_step", 40, "Global step to stop at.")
-flags.DEFINE_integer("save_checkpoint_steps", None, "Checkpoint every N steps.")
-flags.DEFINE_float("save_checkpoint_secs", None, "Checkpoint every N seconds.")
-flags.DEFINE_integer("steps_per_loop", 1, "Steps per run call.")
-flags.DEFINE_integer(
-    "kill_at_step", 0, "SIGKILL this worker after this global step (0: never)."
-)
-flags.DEFINE_integer(
-    "save_summaries_steps", None, "Chief: summaries every N steps."
-)
-flags.DEFINE_integer(
-    "log_step_count_steps", None, "Chief: global_step/sec every N steps."
-)
-flags.DEFINE_integer(
-    "chief_stops_at", 0, "A chief-only StopAtStepHook at this step (0: none)."
-)
-flags.DEFINE_bool(
-    "in_scope", False, "Create and run the session inside strategy.scope()."
-)
+GLOBAL_BATCH = 16
+LEARNING_RATE = 0.05
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    flags.DEFINE_string(
+        "checkpoint_dir", None, "Shared checkpoint directory.", required=True
+    )
+    flags.DEFINE_string(
+        "result_file", None, "Where to write the JSON result.", required=True
+    )
+    flags.DEFINE_integer("last_step", 40, "Global step to stop at.")
+    flags.DEFINE_integer(
+        "save_checkpoint_steps", None, "Checkpoint every N steps."
+    )
+    flags.DEFINE_float(
+        "save_checkpoint_secs", None, "Checkpoint every N seconds."
+    )
+    flags.DEFINE_integer("steps_per_loop", 1, "Steps per run call.")
+    flags.DEFINE_integer(
+        "kill_at_step",
+        0,
+        "SIGKILL this worker after this global step (0: never).",
+    )
+    flags.DEFINE_integer(
+        "save_summaries_steps", None, "Chief: summaries every N steps."
+    )
+    flags.DEFINE_integer(
+        "log_step_count_steps", None, "Chief: global_step/sec every N steps."
+    )
+    flags.DEFINE_integer(
+        "chief_stops_at",
+        0,
+        "A chief-only StopAtStepHook at this step (0: none).",
+    )
+    flags.DEFINE_bool(
+        "in_scope", False, "Create and run the session inside strategy.scope()."
+    )
+
+
+def build_model():
+    import keras
+
+    keras.utils.set_random_seed(11)
+    return keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="tanh"),
+            keras.layers.Dense(1),
+        ]
+    )
+
+
+def global_batches():
+    """The endless dataset of global batches (the same in every process)."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = x @ np.array([[1.0], [-1.0], [0.5], [2.0]], "float32")
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(GLOBAL_BATCH)
+    )
+
+
+def reference_weights(start_weights, steps):
+    """The weights `steps` SGD steps on the first global batches lead to from
+    `start_weights`, computed in one process without a strategy."""
+    import keras
+    import tensorflow as tf
+
+    model = build_model()
+    model.set_weights(start_weights)
+    optimizer = keras.optimizers.SGD(LEARNING_RATE)
+
+    @tf.function
+    def train_step(xb, yb):
+        with tf.GradientTape() as tape:
+            per_example = tf.reduce_sum(
+                (model(xb, training=True) - yb) ** 2, axis=1
+            )
+            loss = tf.reduce_sum(per_example) / GLOBAL_BATCH
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+    for xb, yb in global_batches().take(steps):
+        train_step(xb, yb)
+    return model.get_weights()
+
+
+def write_result(result: dict) -> None:
+    partial = FLAGS.result_file + ".partial"
+    with open(partial, "w") as handle:
+        json.dump(result, handle)
+    os.replace(partial, FLAGS.result_file)
 
 
 def main(argv):
@@ -46,33 +121,20 @@ def main(argv):
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     import keras
-    import numpy as np
 
     import keras_monitored as km
 
     with strategy.scope():
-        keras.utils.set_random_seed(11)
-        model = keras.Sequential(
-            [
-                keras.Input((4,)),
-                keras.layers.Dense(8, activation="tanh"),
-                keras.layers.Dense(1),
-            ]
-        )
-        optimizer = keras.optimizers.SGD(0.05)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(256, 4)).astype("float32")
-    y = x @ np.array([[1.0], [-1.0], [0.5], [2.0]], "float32")
-    global_batch = 16
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(global_batch)
-    )
+        model = build_model()
+        optimizer = keras.optimizers.SGD(LEARNING_RATE)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA
     )
     batches = iter(
-        strategy.experimental_distribute_dataset(dataset.with_options(options))
+        strategy.experimental_distribute_dataset(
+            global_batches().with_options(options)
+        )
     )
 
     def train_step(batch):
@@ -82,7 +144,7 @@ def main(argv):
                 (model(xb, training=True) - yb) ** 2, axis=1
             )
             loss = tf.nn.compute_average_loss(
-                per_example, global_batch_size=global_batch
+                per_example, global_batch_size=GLOBAL_BATCH
             )
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
@@ -112,6 +174,7 @@ def main(argv):
         else []
     )
     scope = strategy.scope() if FLAGS.in_scope else contextlib.nullcontext()
+    result = {"task": json.loads(os.environ["TF_CONFIG"])["task"]}
     with (
         scope,
         km.MonitoredTrainingSession(
@@ -130,22 +193,17 @@ def main(argv):
         for hook in sess.hooks:
             if isinstance(hook, km.CheckpointSaverHook):
                 hook._listeners.append(CountSaves())
-        start = int(km.get_global_step().numpy())
+        result["start"] = int(km.get_global_step().numpy())
+        result["start_weights"] = [w.tolist() for w in model.get_weights()]
+        write_result(result)  # what this worker restored, before any step
         while not sess.should_stop():
             sess.run(train_step, feed_dict={"batch": batches})
-    task = json.loads(os.environ["TF_CONFIG"])["task"]
-    with open(FLAGS.result_file, "w") as handle:
-        json.dump(
-            {
-                "task": task,
-                "start": start,
-                "global_step": int(km.get_global_step().numpy()),
-                "weights": [w.tolist() for w in model.get_weights()],
-                "saves": saves,
-            },
-            handle,
-        )
+    result["global_step"] = int(km.get_global_step().numpy())
+    result["weights"] = [w.tolist() for w in model.get_weights()]
+    result["saves"] = saves
+    write_result(result)
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

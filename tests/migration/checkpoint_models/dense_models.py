@@ -21,6 +21,11 @@ def build_dense_stack():
     )
 
 
+def build_adam():
+    """TF1 AdamOptimizer() in Keras 3 (TF1's epsilon)."""
+    return keras.optimizers.Adam(epsilon=1e-8)
+
+
 def build_momentum():
     """TF1 MomentumOptimizer(0.05, momentum=0.9) in Keras 3."""
     return keras.optimizers.SGD(
