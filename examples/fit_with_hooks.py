@@ -54,12 +54,13 @@ def main(argv):
             FLAGS.checkpoint_dir, save_steps=FLAGS.save_checkpoint_steps
         ),
     ]
+    hook_callback = km.HookCallback(hooks)  # SIGTERM: save, stop, exit 42
     history = model.fit(
         synthetic_dataset(FLAGS.batch_size),
         epochs=10**6,  # the StopAtStepHook ends training
         steps_per_epoch=100,
         verbose=0,
-        callbacks=[km.HookCallback(hooks)],
+        callbacks=[hook_callback],
     )
     step = int(model.optimizer.iterations.numpy())
     print(
@@ -67,6 +68,7 @@ def main(argv):
         f"checkpoint={tf.train.latest_checkpoint(FLAGS.checkpoint_dir)}",
         flush=True,
     )
+    return km.PREEMPTED_EXIT_CODE if hook_callback.preempted else 0
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@ It fits a small Keras model to a noisy linear function with the standard
 hooks (logging, NaN guard, step counter, summaries, checkpoints), a Keras
 callback (CSVLogger, through km.CallbackHook) and a progress bar. Every
 setting has a default, so it runs with no flags; run it again and it resumes
-from its last checkpoint.
+from its last checkpoint. `kill -TERM` finishes the step in progress, saves
+it and exits with code 42 (km.PREEMPTED_EXIT_CODE); a restart resumes there.
 
     python examples/train.py                          # trains to step 1000
     python examples/train.py --max_steps=2000         # continues to 2000
     python examples/train.py --strategy=mirrored --steps_per_loop=50
+    python examples/train.py --checkpoint_input     # resume mid-dataset exactly
     tensorboard --logdir "$TMPDIR/keras_monitored_example"
 
 Under --strategy=multi_worker_mirrored, start one process per TF_CONFIG task.
@@ -41,6 +43,7 @@ flags.DEFINE_integer(
 flags.DEFINE_integer(
     "log_every_n_steps", 100, "Log the loss every N steps.", lower_bound=1
 )
+flags.DEFINE_integer("seed", 0, "Random seed of the initial weights.")
 FLAGS.set_default(
     "checkpoint_dir",
     os.path.join(tempfile.gettempdir(), "keras_monitored_example"),
@@ -91,6 +94,7 @@ def weights_digest(model: keras.Model) -> str:
 def main(argv):
     del argv
     strategy = km_flags.strategy_from_flags()
+    keras.utils.set_random_seed(FLAGS.seed)  # the same start in every run
     with strategy.scope():
         model = build_model()
         optimizer = keras.optimizers.SGD(FLAGS.learning_rate)
@@ -160,6 +164,7 @@ def main(argv):
     logging.info("Training finished at step %d.", end)
     print(
         f"done global_step={end} loss={float(outputs.get('loss', float('nan'))):.5f} "
+        f"weights_digest={weights_digest(model)} "
         f"checkpoint={tf.train.latest_checkpoint(FLAGS.checkpoint_dir)}",
         flush=True,
     )
@@ -168,6 +173,9 @@ def main(argv):
         f"tensorboard --logdir {FLAGS.summary_dir or FLAGS.checkpoint_dir}",
         flush=True,
     )
+    # SIGTERM saved the step reached: a job manager restarts the binary and
+    # it resumes there.
+    return km.PREEMPTED_EXIT_CODE if sess.preempted else 0
 
 
 if __name__ == "__main__":

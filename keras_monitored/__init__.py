@@ -4,6 +4,7 @@ Import as `import keras_monitored as km`.
 """
 
 from keras_monitored import distribute, hooks
+from keras_monitored._preemption import PREEMPTED_EXIT_CODE
 from keras_monitored.callback_hook import CallbackHook
 from keras_monitored.exposed_tensors import expose
 from keras_monitored.global_step import (
@@ -32,7 +33,6 @@ from keras_monitored.hooks import (
 from keras_monitored.monitored_session import (
     MonitoredSession,
     SingularMonitoredSession,
-    StepContext,
 )
 from keras_monitored.scaffold import Scaffold
 from keras_monitored.session_creator import (
@@ -46,6 +46,7 @@ from keras_monitored.session_run_hook import (
     SessionRunHook,
     SessionRunValues,
 )
+from keras_monitored.step_context import StepContext
 from keras_monitored.step_session import StepSession
 from keras_monitored.training_session import (
     USE_DEFAULT,
@@ -69,6 +70,7 @@ __all__ = [
     "MonitoredTrainingSession",
     "NanLossDuringTrainingError",
     "NanTensorHook",
+    "PREEMPTED_EXIT_CODE",
     "ProfilerHook",
     "ProgressBarHook",
     "Scaffold",

@@ -1,6 +1,13 @@
 """Session checkpoints: one object-based checkpoint holding the user's
 trackables, the global step and the hooks' resumable state, written with
-`tf.train.CheckpointManager` under TF1's file names (`model.ckpt-<step>`)."""
+`tf.train.CheckpointManager` under TF1's file names (`model.ckpt-<step>`).
+
+Writers, whichever kind, have one interface: `root`, `directory`,
+`basename`, `save_path`, `save(step) -> path`, `latest()`, and for saves
+whose files may still be in the making (`async_checkpoint=True`, see
+`_async_checkpoint`): `pending()` (the step still being written, or None),
+`wait()` and `join_with(coordinator)`. A synchronous writer's files are
+complete when `save` returns: nothing is ever pending."""
 
 from __future__ import annotations
 
@@ -13,10 +20,20 @@ import tensorflow as tf
 from absl import logging
 
 from keras_monitored import _compat, _name_based_restore, _restore
+from keras_monitored._async_checkpoint import AsyncCheckpointWriter, Snapshots
+from keras_monitored._checkpoint_directory import (
+    check_writable_directory,
+    latest_checkpoint,
+)
 from keras_monitored._hook_state import (
     HookState,
     PendingHookState,
     completed_or,
+)
+from keras_monitored._input_checkpoint import (
+    INPUT_STATE_KEY,
+    InputCheckpoint,
+    unsaveable_input_hint,
 )
 
 DEFAULT_BASENAME = "model.ckpt"
@@ -25,9 +42,14 @@ HOOK_STATE_KEY = "keras_monitored_hook_state"
 
 
 def build_root(
-    items: Mapping[str, Any], global_step: tf.Variable, hook_state: HookState
+    items: Mapping[str, Any],
+    global_step: tf.Variable,
+    hook_state: HookState,
+    inputs: InputCheckpoint | None = None,
 ) -> tf.train.Checkpoint:
-    """The checkpoint root: the user's items at top level plus km's own.
+    """The checkpoint root: the user's items at top level plus km's own (the
+    global step, the hooks' state and, with `checkpoint_input`, the fed
+    iterators' positions).
 
     Raises:
       ValueError: an item uses a key km reserves for something else.
@@ -40,16 +62,37 @@ def build_root(
             f"session's global step ({global_step!r}). Pass it as "
             "`km.Scaffold(global_step=...)` too, or rename the item."
         )
-    if HOOK_STATE_KEY in children:
-        raise ValueError(
-            f"The checkpoint item name {HOOK_STATE_KEY!r} is reserved by keras_monitored."
-        )
+    for reserved in (HOOK_STATE_KEY, INPUT_STATE_KEY):
+        if reserved in children:
+            raise ValueError(
+                f"The checkpoint item name {reserved!r} is reserved by "
+                "keras_monitored."
+            )
     children[GLOBAL_STEP_KEY] = global_step
     children[HOOK_STATE_KEY] = hook_state
+    if inputs is not None and inputs.container is not None:
+        children[INPUT_STATE_KEY] = inputs.container
     return tf.train.Checkpoint(**children)
 
 
-class CheckpointWriter:
+class _WritesAtOnce:
+    """The part of the writer interface that background writers need: a
+    writer whose `save` writes the files before returning has nothing
+    pending."""
+
+    def pending(self) -> int | None:
+        """The step still being written: never one."""
+        return None
+
+    def wait(self) -> None:
+        """Every save is complete already."""
+
+    def join_with(self, coordinator: Any) -> None:
+        """Nothing to wait for when a session closes."""
+        del coordinator
+
+
+class CheckpointWriter(_WritesAtOnce):
     """Saves one root into one directory as `<basename>-<global step>`.
 
     Args:
@@ -88,7 +131,22 @@ class CheckpointWriter:
         (`PendingHookState`).
         """
         kept = set(self._manager.checkpoints)
-        path = self._manager.save(checkpoint_number=int(step))
+        try:
+            path = self._manager.save(checkpoint_number=int(step))
+        except (tf.errors.OpError, OSError) as error:
+            # A full disk, a directory made unwritable while training: TF
+            # has not named the new files in 'checkpoint', so the previous
+            # checkpoint is still the latest and complete.
+            advice = unsaveable_input_hint(error) or (
+                f"Check that checkpoint_dir={self.directory!r} is a writable "
+                "directory with free space."
+            )
+            raise RuntimeError(
+                f"Writing the checkpoint for global step {int(step)} failed: "
+                f"{type(error).__name__}: {getattr(error, 'message', error)}. "
+                f"{advice} The latest complete checkpoint is "
+                f"{self.latest()!r}."
+            ) from error
         logging.info("Saved checkpoint for step %d to %s.", step, path)
         if self._pending_state is not None:
             self._pending_state.saved(path)
@@ -100,18 +158,23 @@ class CheckpointWriter:
         return self._manager.latest_checkpoint
 
 
-class ScratchCheckpointWriter:
+class ScratchCheckpointWriter(_WritesAtOnce):
     """What a non-chief worker saves with under a collective strategy.
 
     Every worker must take part in each save (reading distributed variables
     can run collectives), but only the chief's files count: the others write
     into a private directory under the system temp dir and remove it at once.
+    With `async_checkpoint=True` the chief writes in the background, and
+    these saves stay synchronous (nothing waits for scratch files), but read
+    the values as the chief does (`Snapshots`): the same reads in the same
+    order, so the collectives match.
 
     Args:
       root: the `tf.train.Checkpoint` to save.
       directory: the chief's directory (reported, never written).
       basename: the file prefix.
       task: a label for the temp directory (`worker_1`).
+      snapshots: take the values as a background writer does.
     """
 
     def __init__(
@@ -120,11 +183,13 @@ class ScratchCheckpointWriter:
         directory: str,
         basename: str,
         task: str,
+        snapshots: Snapshots | None = None,
     ):
         self.root = root
         self.directory = directory
         self.basename = basename
         self._task = task
+        self._snapshots = snapshots
 
     @property
     def save_path(self) -> str:
@@ -132,10 +197,12 @@ class ScratchCheckpointWriter:
 
     def save(self, step: int) -> str:
         scratch = tempfile.mkdtemp(prefix=f"km_{self._task}_")
+        path = os.path.join(scratch, f"{self.basename}-{int(step)}")
         try:
-            path = self.root.write(
-                os.path.join(scratch, f"{self.basename}-{int(step)}")
-            )
+            if self._snapshots is None:
+                path = self.root.write(path)
+            else:
+                self._snapshots.write(path)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return path
@@ -151,6 +218,9 @@ class SessionCheckpoints:
       items: the scaffold's named trackables.
       global_step: the session's global step variable.
       max_to_keep: checkpoints kept per directory.
+      async_save: the chief's writers write in the background
+        (`AsyncCheckpointWriter`); scratch writers of non-chief workers stay
+        synchronous (see `ScratchCheckpointWriter`).
     """
 
     def __init__(
@@ -158,13 +228,21 @@ class SessionCheckpoints:
         items: Mapping[str, Any],
         global_step: tf.Variable,
         max_to_keep: int | None = 5,
+        *,
+        async_save: bool = False,
+        checkpoint_input: bool = False,
     ):
         self.hook_state = HookState()
         self.pending_state = PendingHookState(self.hook_state)
         self.global_step = global_step
         self.max_to_keep = max_to_keep
-        self.root = build_root(items, global_step, self.hook_state)
-        self._writers: dict[tuple[str, str], CheckpointWriter] = {}
+        self.async_save = bool(async_save)
+        self.inputs = InputCheckpoint(checkpoint_input)
+        self.root = build_root(items, global_step, self.hook_state, self.inputs)
+        self._writers: dict[tuple[str, str], Any] = {}
+        # Writers of other trackables (a hook's own saver), by directory:
+        # the newest one, made when its hook's session was (re)created.
+        self._item_writers: dict[tuple[str, str], Any] = {}
 
     def scratch_writer(
         self,
@@ -179,14 +257,17 @@ class SessionCheckpoints:
             if items is None
             else build_root(items, self.global_step, self.hook_state)
         )
-        return ScratchCheckpointWriter(root, directory, basename, task)
+        snapshots = Snapshots(root) if self.async_save else None
+        return ScratchCheckpointWriter(
+            root, directory, basename, task, snapshots
+        )
 
     def writer(
         self,
         directory: str,
         basename: str = DEFAULT_BASENAME,
         items: Mapping[str, Any] | None = None,
-    ) -> CheckpointWriter:
+    ) -> CheckpointWriter | AsyncCheckpointWriter:
         """A writer for `directory` (shared by everyone who saves there).
 
         Args:
@@ -195,24 +276,46 @@ class SessionCheckpoints:
           items: other trackables to save instead of the session's (a hook
             given its own scaffold or `saver`); the global step and hook state
             are added to them.
+
+        Returns:
+          An `AsyncCheckpointWriter` with `async_save`, else a
+          `CheckpointWriter`.
         """
-        if items is not None:
-            root = build_root(items, self.global_step, self.hook_state)
-            return CheckpointWriter(
-                root, directory, self.max_to_keep, basename, self.pending_state
-            )
         key = (os.path.abspath(directory), basename)
+        if items is not None:
+            previous = self._item_writers.get(key)
+            if previous is not None:
+                previous.wait()  # one writer of a directory at a time
+            root = build_root(items, self.global_step, self.hook_state)
+            check_writable_directory("checkpoint_dir", directory)
+            writer = self._new_writer(root, directory, basename)
+            self._item_writers[key] = writer
+            return writer
         writer = self._writers.get(key)
         if writer is None:
-            writer = CheckpointWriter(
-                self.root,
-                directory,
-                self.max_to_keep,
-                basename,
-                self.pending_state,
-            )
+            # Refused now, naming it, rather than at the first save.
+            check_writable_directory("checkpoint_dir", directory)
+            writer = self._new_writer(self.root, directory, basename)
             self._writers[key] = writer
         return writer
+
+    def wait(self) -> None:
+        """Blocks until the files of every save of these writers are
+        complete (nothing to wait for without `async_save`).
+
+        Raises:
+          RuntimeError: a background write failed.
+        """
+        for writer in [*self._writers.values(), *self._item_writers.values()]:
+            writer.wait()
+
+    def _new_writer(
+        self, root: tf.train.Checkpoint, directory: str, basename: str
+    ) -> CheckpointWriter | AsyncCheckpointWriter:
+        kind = AsyncCheckpointWriter if self.async_save else CheckpointWriter
+        return kind(
+            root, directory, self.max_to_keep, basename, self.pending_state
+        )
 
     def restore(
         self, path: str, options: _restore.RestoreOptions
@@ -253,101 +356,10 @@ class SessionCheckpoints:
                 options=options,
             )
         record.hook_state = completed_or(path, record.hook_state)
+        self.inputs.restored_from(path, reader)
         logging.info(
             "Restored checkpoint %s (global step %d).",
             path,
             _compat.read_scalar(self.global_step),
         )
         return record
-
-
-def latest_checkpoint(directory: str | None) -> str | None:
-    """The newest checkpoint of `directory` (None for no directory or no
-    checkpoint).
-
-    `tf.train.latest_checkpoint`, and more: a directory that was moved or
-    copied keeps a `checkpoint` file naming paths elsewhere (TF1 wrote
-    absolute ones); TF then finds nothing and a session would start from
-    scratch and overwrite the files. The checkpoint files in the directory
-    are used instead, with a warning.
-
-    Raises:
-      ValueError: the directory holds checkpoint files but none of them can
-        be told to be the latest.
-    """
-    if not directory or not tf.io.gfile.exists(directory):
-        return None
-    path = tf.train.latest_checkpoint(directory)
-    if path:
-        return path
-    return _relocated_latest(directory)
-
-
-def _relocated_latest(directory: str) -> str | None:
-    present = {
-        os.path.basename(name)[: -len(".index")]
-        for name in tf.io.gfile.glob(os.path.join(directory, "*.index"))
-    }
-    if not present:
-        return None
-    state = tf.train.get_checkpoint_state(directory)
-    named = (
-        [os.path.basename(p) for p in state.all_model_checkpoint_paths]
-        + [os.path.basename(state.model_checkpoint_path)]
-        if state
-        else []
-    )
-    listed = [name for name in named if name in present]
-    stepped = [name for name in present if checkpoint_step(name) is not None]
-    if listed:
-        chosen = listed[-1]
-    elif stepped and not named:
-        chosen = max(stepped, key=checkpoint_step)
-    else:
-        raise ValueError(
-            f"checkpoint_dir={directory!r} holds checkpoint files "
-            f"{sorted(present)} but its 'checkpoint' file names "
-            f"{named or 'none of them'}. Restoring none would start from "
-            "scratch and overwrite them: fix the 'checkpoint' file (or remove "
-            "it to use the highest step), or pass the one to restore as "
-            "checkpoint_filename_with_path."
-        )
-    if state:
-        logging.warning(
-            "The 'checkpoint' file of %s names %s, which is not there (was "
-            "the directory moved or copied?); restoring %s from the "
-            "directory itself.",
-            directory,
-            state.model_checkpoint_path,
-            chosen,
-        )
-    else:
-        logging.warning(
-            "%s has no 'checkpoint' file; restoring %s, its highest step.",
-            directory,
-            chosen,
-        )
-    return os.path.join(directory, chosen)
-
-
-def checkpoint_step(path: str | None) -> int | None:
-    """The global step in a `...-<step>` checkpoint path, or None."""
-    if not path:
-        return None
-    try:
-        return int(path.rsplit("-", 1)[1])
-    except (IndexError, ValueError):
-        return None
-
-
-def checkpoint_at_step(directory: str | None, step: int) -> str | None:
-    """The path of the checkpoint for `step` listed in `directory`."""
-    if not directory:
-        return None
-    state = tf.train.get_checkpoint_state(directory)
-    for path in list(state.all_model_checkpoint_paths) if state else []:
-        if checkpoint_step(path) == step:
-            return (
-                path if os.path.isabs(path) else os.path.join(directory, path)
-            )
-    return None

@@ -444,3 +444,57 @@ def variable_components(variable: Any) -> list:
     if isinstance(inner, tf.distribute.DistributedValues) and values:
         parts.extend(values)
     return parts
+
+
+def gather_checkpoint(root: Any) -> Any:
+    """`{object: {key: value}}` that `root.write()` would save, from TF's own
+    serializer (see _async_checkpoint). ValueError: registered savers."""
+    tensors, _, registered, _ = root._saver._gather_serialized_tensors(None)  # pylint: disable=protected-access
+    if registered:
+        raise ValueError(f"{sorted(registered)} write themselves.")
+    gathered = type(tensors)()  # unwrapping TF's SaveableCompatibilityConverter
+    for key, values in tensors.items():
+        gathered[getattr(key, "obj", key)] = values
+    return gathered
+
+
+def checkpoint_graph(root: Any) -> tuple | None:
+    """Ids of what `root.write()` saves and its references (None: TF1 slots)."""
+    view = root._saver._graph_view  # pylint: disable=protected-access
+    order, seen, edges = [root], {id(root)}, []
+    for obj in order:
+        if hasattr(type(obj), "get_slot_names"):
+            return None
+        children = view.list_children(obj)
+        edges.append(tuple((ref.name, id(ref.ref)) for ref in children))
+        new = {id(r.ref): r.ref for r in children if id(r.ref) not in seen}
+        seen.update(new)
+        order.extend(new.values())
+    return tuple(map(id, order)), tuple(edges)
+
+
+def write_checkpoint_tensors(tensors: Any, file_prefix: str) -> None:
+    """Writes `gather_checkpoint`'s tensors as `root.write(file_prefix)` would,
+    from any thread (on its own eager executor, as TF's async thread)."""
+    from tensorflow.python.checkpoint import functional_saver  # pylint: disable=import-outside-toplevel
+    from tensorflow.python.eager import context, executor  # pylint: disable=import-outside-toplevel
+
+    with context.executor_scope(executor.new_executor(enable_async=False)):
+        functional_saver.MultiDeviceSaver(tensors).save(file_prefix)
+
+
+class _Written:  # a CheckpointManager's checkpoint, written elsewhere
+    save_counter = types.SimpleNamespace(assign_add=lambda value: None)
+
+    def _write(self, file_prefix: str, options: Any) -> str:  # save() calls it
+        for callback in options.experimental_write_callbacks:
+            callback(file_prefix)
+        return file_prefix
+
+
+def recording_manager(directory: str, max_to_keep: Any, basename: str) -> Any:
+    """A `tf.train.CheckpointManager` whose `save(checkpoint_number=N)` only
+    records `<basename>-N` (written already) and applies `max_to_keep`."""
+    return tf.train.CheckpointManager(
+        _Written(), directory, max_to_keep, checkpoint_name=basename
+    )

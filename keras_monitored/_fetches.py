@@ -163,7 +163,7 @@ def tagged_fetches(name: str, tensors: Any) -> tuple[list[Any], list[Any]]:
     else:
         fetches = list(tensors)
         tags = [_tag_of(item) for item in fetches]
-    check_fetches(name, fetches)
+    check_fetches(name, fetches, received=tensors)
     return tags, fetches
 
 
@@ -177,8 +177,14 @@ def _tag_of(fetch: Any) -> Any:
     return fetch
 
 
-def check_fetches(name: str, fetches: Any) -> Any:
+def check_fetches(name: str, fetches: Any, received: Any = None) -> Any:
     """Validates fetches given to a constructor, naming the argument.
+
+    Args:
+      name: the argument's name.
+      fetches: the fetches to check.
+      received: the argument as the caller gave it, when `fetches` was
+        derived from it (default: `fetches`).
 
     Raises:
       TypeError: a leaf that can never be fetched (a graph tensor, a number).
@@ -190,9 +196,37 @@ def check_fetches(name: str, fetches: Any) -> Any:
         if problem is not None:
             raise TypeError(
                 _validation.invalid(
-                    name, fetches, f"fetches that exist: {problem}"
+                    name,
+                    fetches if received is None else received,
+                    f"fetches that exist: {problem}",
                 )
             )
+    return fetches
+
+
+def check_run_fetches(name: str, fetches: Any) -> Any:
+    """`check_fetches` for the fetches of one run (a hook's `SessionRunArgs`):
+    None is allowed (nothing to fetch), and names cost one type check.
+
+    Raises:
+      TypeError: a leaf that can never be fetched.
+    """
+
+    def check(leaf: Any) -> None:
+        if isinstance(leaf, str):
+            return
+        problem = _leaf_problem(leaf)
+        if problem is not None:
+            # The argument, then the words the run-time check uses.
+            raise TypeError(
+                _validation.invalid(
+                    name, fetches, "fetches that can be fetched"
+                )
+                + f" Fetch {problem}."
+            )
+
+    if fetches is not None:
+        _map_structure(check, fetches)
     return fetches
 
 

@@ -25,8 +25,10 @@ _STRING = ("string",)
 _INT = ("int",)
 _NUMBER = ("int", "float")
 _STRATEGY = ("string enum", "string")
+_BOOL = ("bool",)
 _DESCRIBED = {
     _STRING: "a string flag (flags.DEFINE_string)",
+    _BOOL: "a boolean flag (flags.DEFINE_boolean)",
     _INT: "an integer flag (flags.DEFINE_integer)",
     _NUMBER: "an integer or float flag (flags.DEFINE_integer / DEFINE_float)",
     _STRATEGY: (
@@ -49,6 +51,15 @@ def _string(help_text: str) -> _Spec:
         _STRING,
         lambda name, values: flags.DEFINE_string(
             name, None, help_text, flag_values=values
+        ),
+    )
+
+
+def _boolean(help_text: str) -> _Spec:
+    return _Spec(
+        _BOOL,
+        lambda name, values: flags.DEFINE_boolean(
+            name, False, help_text, flag_values=values
         ),
     )
 
@@ -96,6 +107,14 @@ SPECS: dict[str, _Spec] = {
     ),
     "steps_per_loop": _integer(
         "Most steps per session.run call (one tf.function call).", 1, 1
+    ),
+    "async_checkpoint": _boolean(
+        "Write checkpoints in the background: training goes on while the "
+        "files are written (a save waits for the previous one)."
+    ),
+    "checkpoint_input": _boolean(
+        "Save the position of the tf.data iterators fed to the session with "
+        "each checkpoint: a restarted run resumes at the next element."
     ),
     "strategy": _Spec(
         _STRATEGY,
@@ -258,9 +277,10 @@ def value(flag_values: flags.FlagValues, name: str) -> Any:
     done = _defined.get(flag_values)
     if done is None:
         raise ValueError(
-            "Invalid value for argument `flag_values`: keras_monitored's flags "
-            "are not defined there. Call km_flags.define_flags(flag_values) "
-            "before parsing."
+            f"Invalid value for argument `flag_values`. Received: "
+            f"flag_values={flag_values!r}: keras_monitored's flags are not "
+            "defined there. Call km_flags.define_flags(flag_values) before "
+            "parsing."
         )
     if name in done.excluded:
         return None

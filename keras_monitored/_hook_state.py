@@ -10,11 +10,17 @@ state after the phase is written next to each checkpoint saved during it,
 as `<checkpoint>.km_hook_state.json` (a temp file and a rename). A restore
 prefers that completed state; a crash between the two writes leaves the
 state of the save's moment, inside the checkpoint.
+
+With background saves (`async_checkpoint=True`) the phase usually ends
+before the checkpoint's files are complete: the state text is still taken
+at the end of the phase, and written when the writer reports the files
+complete (from its thread), never before.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -90,6 +96,9 @@ class PendingHookState:
     """Checkpoints saved during the current phase, waiting for the hooks'
     state after it.
 
+    Thread-safe: a background writer reports its files complete from its
+    own thread (`written`, `failed`, `removed`).
+
     Args:
       hook_state: gives the current states (its provider).
     """
@@ -97,37 +106,78 @@ class PendingHookState:
     def __init__(self, hook_state: HookState):
         self._hook_state = hook_state
         self._paths: list[str] = []
+        self._lock = threading.Lock()
+        # Checkpoints whose files are still being written, and the state
+        # text waiting for them (set once their phase is over).
+        self._writing: set[str] = set()
+        self._waiting: dict[str, str] = {}
 
-    def saved(self, checkpoint: str) -> None:
-        """A checkpoint was written in the middle of a phase."""
-        self._paths.append(checkpoint)
+    def saved(self, checkpoint: str, *, written: bool = True) -> None:
+        """A checkpoint was saved in the middle of a phase.
+
+        Args:
+          checkpoint: its path prefix.
+          written: False while its files are still being written (a
+            background save): its state waits for `written(checkpoint)`.
+        """
+        with self._lock:
+            self._paths.append(checkpoint)
+            if not written:
+                self._writing.add(checkpoint)
+
+    def written(self, checkpoint: str) -> None:
+        """The files of a background save are complete: its completed state
+        is written now if its phase is over (else at the phase's end)."""
+        with self._lock:
+            self._writing.discard(checkpoint)
+            text = self._waiting.pop(checkpoint, None)
+            if text is not None:
+                _write_completed(checkpoint, text)
+
+    def failed(self, checkpoint: str) -> None:
+        """A background save failed: it gets no completed state."""
+        with self._lock:
+            self._writing.discard(checkpoint)
+            self._waiting.pop(checkpoint, None)
+            if checkpoint in self._paths:
+                self._paths.remove(checkpoint)
 
     def removed(self, checkpoints: Iterable[str]) -> None:
         """Checkpoints retention deleted: their completed state goes too."""
-        for checkpoint in checkpoints:
-            path = completed_path(checkpoint)
-            if tf.io.gfile.exists(path):
-                tf.io.gfile.remove(path)
+        with self._lock:
+            for checkpoint in checkpoints:
+                path = completed_path(checkpoint)
+                if tf.io.gfile.exists(path):
+                    tf.io.gfile.remove(path)
 
     def complete(self) -> None:
         """Writes the state every hook has now (the phase is over) next to
-        each checkpoint saved during it."""
-        paths, self._paths = self._paths, []
+        each checkpoint saved during it (when its files are complete)."""
+        with self._lock:
+            paths, self._paths = self._paths, []
         if not paths:
             return
         text = to_json(self._hook_state.provider())
-        for checkpoint in paths:
-            if not tf.io.gfile.exists(checkpoint + ".index"):
-                continue  # deleted by retention within the same phase
-            target = completed_path(checkpoint)
-            temp = target + ".tmp"
-            with tf.io.gfile.GFile(temp, "w") as handle:
-                handle.write(text)
-            tf.io.gfile.rename(temp, target, overwrite=True)
+        with self._lock:
+            for checkpoint in paths:
+                if checkpoint in self._writing:
+                    self._waiting[checkpoint] = text
+                elif tf.io.gfile.exists(checkpoint + ".index"):
+                    _write_completed(checkpoint, text)
+                # else: deleted by retention within the same phase
 
     def discard(self) -> None:
         """The phase failed: the checkpoints keep the state of their save."""
-        self._paths = []
+        with self._lock:
+            self._paths = []
+
+
+def _write_completed(checkpoint: str, text: str) -> None:
+    target = completed_path(checkpoint)
+    temp = target + ".tmp"
+    with tf.io.gfile.GFile(temp, "w") as handle:
+        handle.write(text)
+    tf.io.gfile.rename(temp, target, overwrite=True)
 
 
 def completed_or(checkpoint: str, saved: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from keras_monitored import _compat
+from keras_monitored._input_checkpoint import INPUT_STATE_KEY
 
 # How many names an error or warning lists before "... and N more".
 MAX_LISTED = 20
@@ -96,7 +97,8 @@ def saved_objects(
 ) -> list[tuple[Any, str]]:
     """The objects with values of their own that a checkpoint of `root`
     holds, with readable names; km's bookkeeping (`excluded`, the
-    `save_counter` of any `tf.train.Checkpoint`) left out."""
+    `save_counter` of any `tf.train.Checkpoint`, the input positions of
+    `checkpoint_input`, which may rightly be absent) left out."""
     trackables = _compat.trackables_with_paths(root)
     skip = {id(obj) for obj in excluded if obj is not None}
     for obj, _ in trackables:
@@ -107,7 +109,9 @@ def saved_objects(
     return [
         (obj, display_name(obj, path))
         for obj, path in trackables
-        if id(obj) not in skip and _compat.has_saved_values(obj)
+        if id(obj) not in skip
+        and path.split("/", 1)[0] != INPUT_STATE_KEY
+        and _compat.has_saved_values(obj)
     ]
 
 

@@ -10,12 +10,14 @@ a `tf.while_loop` and returns the last step's outputs.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from keras_monitored import _compat, exposed_tensors
+from keras_monitored import _compat, _validation, exposed_tensors
 from keras_monitored._step_summaries import (
     StepSummaryRecorder,
     summary_step_after,
@@ -47,6 +49,74 @@ def _reduce_replicas(strategy: tf.distribute.Strategy, value: Any) -> Any:
     return tf.nest.map_structure(reduce, value)
 
 
+_PLAIN_VALUES = (bool, int, float, complex, str, bytes, np.generic, np.ndarray)
+
+
+@tf.autograph.experimental.do_not_convert
+def _check_outputs(step_fn: Callable[..., Any], outputs: Any) -> None:
+    """Refuses a step output `tf.function` cannot return, naming the step
+    function, the output and its value (TF's own error names neither)."""
+
+    def check(path: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                check(f"{path}[{key!r}]", item)
+        elif isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                check(f"{path}[{index}]", item)
+        elif not (
+            value is None
+            or isinstance(value, _PLAIN_VALUES)
+            or tf.is_tensor(value)
+            or _compat.is_variable(value)
+        ):
+            name = getattr(step_fn, "__qualname__", repr(step_fn))
+            raise TypeError(
+                f"The step function {name} returned output "
+                f"{path or ''}={value!r} of type {type(value).__name__}, "
+                "which is no tensor: a step returns tensors (or numbers, "
+                "strings, None), alone or in a dict, list or tuple."
+            )
+
+    check("", outputs)
+
+
+def check_feeds_taken(
+    step_fn: Callable[..., Any], feeds: Mapping[str, Any]
+) -> None:
+    """Refuses feeds the step function has no keyword argument for (TF's
+    own error is a trace error that names neither the feed nor its source).
+
+    Raises:
+      TypeError: a key that is not a keyword argument of `step_fn`.
+    """
+    if not feeds:
+        return
+    try:
+        parameters = inspect.signature(step_fn).parameters.values()
+    except (TypeError, ValueError):
+        return  # No signature to check against: the call itself will tell.
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    names = {
+        p.name
+        for p in parameters
+        if p.kind is not inspect.Parameter.POSITIONAL_ONLY
+    }
+    unknown = sorted(map(repr, set(feeds) - names))
+    if unknown:
+        step_name = getattr(step_fn, "__qualname__", repr(step_fn))
+        raise TypeError(
+            _validation.invalid(
+                "feed_dict",
+                feeds,
+                "keys that are keyword arguments of the step function "
+                f"{step_name}{inspect.signature(step_fn)}; "
+                f"{', '.join(unknown)} is not",
+            )
+        )
+
+
 def compile_step(
     step_fn: Callable[..., Any],
     *,
@@ -75,6 +145,7 @@ def compile_step(
     def replica_step(feeds):
         with exposed_tensors.collecting() as exposed:
             outputs = step_fn(**feeds)
+        _check_outputs(step_fn, outputs)
         if isinstance(outputs, Mapping):
             clashes = sorted(set(map(str, outputs)) & set(exposed))
             if clashes:

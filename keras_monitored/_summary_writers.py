@@ -11,9 +11,8 @@ import time
 from typing import Any
 
 import tensorflow as tf
-from tensorboard.compat.proto import event_pb2
-
 from absl import logging
+from tensorboard.compat.proto import event_pb2
 
 from keras_monitored import _compat, _validation
 

@@ -32,13 +32,16 @@ def translate(hook: Any) -> Any:
       TypeError: the TF1 hook holds something TF2 cannot run (a graph tensor,
         a name-based Saver), or it is a user subclass of a TF1 standard hook;
         the message says what to do instead.
+      ValueError: the TF1 hook holds a value km's hook refuses (a negative
+        step count).
     """
     for tf1_name, function in _TRANSLATORS.items():
         if _compat.is_exact_tf1(hook, tf1_name):
             try:
                 return function(hook)
             except (TypeError, ValueError) as error:
-                raise TypeError(
+                # The same error type km's own hook raises for the value.
+                raise type(error)(
                     f"The TF1 tf.compat.v1.train.{tf1_name} cannot run in TF2 as "
                     f"configured: {error}"
                 ) from error

@@ -16,6 +16,10 @@ from typing import Callable
 import tensorflow as tf
 
 from keras_monitored import _roles as roles
+from keras_monitored._checkpoint_directory import (
+    checkpoint_at_step,
+    checkpoint_step,
+)
 
 
 class WorkerAgreement:
@@ -52,6 +56,21 @@ class WorkerAgreement:
         if not self._collective:
             return bool(flag)
         return self._all_reduce(1 if flag else 0, chief_only=False) > 0
+
+    def any_worker_of(self, *flags: bool) -> tuple[bool, ...]:
+        """`any_worker` for several flags in one exchange.
+
+        Every replica adds its flags as digits in base (replicas + 1), so the
+        sum of each digit cannot carry into the next.
+        """
+        if not self._collective:
+            return tuple(bool(flag) for flag in flags)
+        base = self._strategy.num_replicas_in_sync + 1
+        value = sum(base**index for index, flag in enumerate(flags) if flag)
+        total = self._all_reduce(value, chief_only=False)
+        return tuple(
+            bool((total // base**index) % base) for index in range(len(flags))
+        )
 
     def _all_reduce(self, value: int, chief_only: bool) -> int:
         """Sums `value` over the replicas of every worker; with `chief_only`
@@ -93,11 +112,6 @@ def agreed_checkpoint(
       tf.errors.NotFoundError: the chief's checkpoint is not in this worker's
         view of `directory` (not shared storage?).
     """
-    from keras_monitored._checkpointing import (
-        checkpoint_at_step,
-        checkpoint_step,
-    )  # pylint: disable=import-outside-toplevel
-
     if not agreement.collective:
         return path
     local = checkpoint_step(path)

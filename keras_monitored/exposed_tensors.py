@@ -40,7 +40,7 @@ def expose(name: str, value: Any) -> Any:
       `value` unchanged, so it can be used inline: `h = km.expose("h", f(x))`.
 
     Raises:
-      TypeError: `name` is not a string.
+      TypeError: `name` is not a string, or `value` cannot be a tensor.
       ValueError: `name` is empty or reserved, or it was exposed twice in one
         step.
       RuntimeError: called outside a step function run by a km session.
@@ -77,11 +77,20 @@ def expose(name: str, value: Any) -> Any:
             f"km.expose: the name {name!r} was exposed twice in one step. "
             "Use a different name for each tensor."
         )
-    collector[name] = (
-        tf.convert_to_tensor(value)
-        if not isinstance(value, tf.Tensor)
-        else value
-    )
+    if isinstance(value, tf.Tensor):
+        collector[name] = value
+        return value
+    try:
+        collector[name] = tf.convert_to_tensor(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            _validation.invalid(
+                "value",
+                value,
+                f"a tensor, or a value tf.convert_to_tensor accepts, for "
+                f"km.expose({name!r}, ...) ({error})",
+            )
+        ) from None
     return value
 
 

@@ -30,7 +30,8 @@ from typing import Any, Iterable
 import tensorflow as tf
 from absl import flags
 
-from keras_monitored import _flag_definitions, distribute
+from keras_monitored import _flag_definitions, _validation, distribute
+from keras_monitored.hook_list import HookList
 from keras_monitored.hooks.stop_at_step import StopAtStepHook
 from keras_monitored.training_session import (
     USE_DEFAULT,
@@ -53,13 +54,15 @@ def define_flags(
 
     Flags: --checkpoint_dir --summary_dir --max_steps --save_checkpoint_steps
     --save_checkpoint_secs --save_summaries_steps --log_step_count_steps
-    --keep_checkpoint_max --steps_per_loop --strategy --tpu.
+    --keep_checkpoint_max --steps_per_loop --async_checkpoint
+    --checkpoint_input --strategy --tpu.
 
     A flag the program already defines under one of these names is reused
     when it fits (a string flag for --checkpoint_dir, --summary_dir, --tpu;
     an integer flag for --max_steps and the other step counts; an integer or
-    float flag for --save_checkpoint_secs; a string or enum --strategy whose
-    default is one of `STRATEGIES`), instead of absl's `DuplicateFlagError`.
+    float flag for --save_checkpoint_secs; a boolean flag for
+    --async_checkpoint and --checkpoint_input; a string or enum --strategy whose default is one of
+    `STRATEGIES`), instead of absl's `DuplicateFlagError`.
 
     Args:
       flag_values: where to define them (tests pass a fresh
@@ -81,9 +84,21 @@ def define_flags(
     km_flags.define_flags(exclude=("tpu",))  # reuses --checkpoint_dir
     ```
     """
+    _check_flag_values(flag_values)
     _flag_definitions.define(
         flag_values, _flag_definitions.check_exclude(exclude)
     )
+
+
+def _check_flag_values(flag_values: Any) -> None:
+    if not isinstance(flag_values, flags.FlagValues):
+        raise TypeError(
+            _validation.invalid(
+                "flag_values",
+                flag_values,
+                "an absl flags.FlagValues (flags.FLAGS by default)",
+            )
+        )
 
 
 def _cluster_tasks(environ: Any = None) -> int:
@@ -170,6 +185,10 @@ def strategy_from_flags(
     return strategy
 
 
+def _default_if_unset(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
 def _or_default(value: Any) -> Any:
     return USE_DEFAULT if value is None else value
 
@@ -177,6 +196,22 @@ def _or_default(value: Any) -> Any:
 def _value(flag_values: flags.FlagValues, name: str) -> Any:
     """A km flag's value; None when `define_flags` excluded it."""
     return _flag_definitions.value(flag_values, name)
+
+
+def _count(flag_values: flags.FlagValues, name: str, minimum: int) -> Any:
+    """An integer flag's value, checked again: the program's own flag of a
+    km name keeps its own bounds, which may allow what km cannot use.
+
+    Raises:
+      ValueError: below `minimum`, naming the flag.
+    """
+    value = _value(flag_values, name)
+    if value is not None and value < minimum:
+        raise ValueError(
+            f"flag --{name}={value}: keras_monitored needs an integer >= "
+            f"{minimum} here (the program's own --{name} flag allowed it)."
+        )
+    return value
 
 
 def session_from_flags(
@@ -201,9 +236,16 @@ def session_from_flags(
 
     Returns:
       A `km.MonitoredSession`.
+
+    Raises:
+      TypeError: `flag_values` is not a FlagValues, or `hooks` is not a list
+        of hooks.
+      ValueError: `define_flags` was not called for `flag_values`, or a flag
+        holds a value km cannot use (a program's own --max_steps=0).
     """
-    hooks = list(hooks or [])
-    max_steps = _value(flag_values, "max_steps")
+    _check_flag_values(flag_values)
+    hooks = list(HookList(hooks, name="hooks").hooks)
+    max_steps = _count(flag_values, "max_steps", 1)
     if max_steps is not None:
         hooks.append(StopAtStepHook(last_step=max_steps))
     log_step_count_steps = _value(flag_values, "log_step_count_steps")
@@ -225,8 +267,14 @@ def session_from_flags(
         log_step_count_steps=100
         if log_step_count_steps is None
         else log_step_count_steps,
-        steps_per_loop=_value(flag_values, "steps_per_loop") or 1,
-        max_to_keep=_value(flag_values, "keep_checkpoint_max") or 5,
+        steps_per_loop=_default_if_unset(
+            _count(flag_values, "steps_per_loop", 1), 1
+        ),
+        max_to_keep=_default_if_unset(
+            _count(flag_values, "keep_checkpoint_max", 1), 5
+        ),
+        async_checkpoint=bool(_value(flag_values, "async_checkpoint")),
+        checkpoint_input=bool(_value(flag_values, "checkpoint_input")),
         strategy=strategy
         if strategy is not None
         else strategy_from_flags(flag_values),

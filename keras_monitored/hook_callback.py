@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any, Iterable
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 from keras_monitored import _compat, _validation
 from keras_monitored import _fetches as fetches_lib
 from keras_monitored import _roles as roles
-from keras_monitored._checkpointing import SessionCheckpoints, latest_checkpoint
+from keras_monitored._checkpoint_directory import restorable_checkpoint
+from keras_monitored._checkpointing import SessionCheckpoints
 from keras_monitored._eager_guard import check_eager
+from keras_monitored._preemption import PreemptionWatcher
 from keras_monitored._restore import RestoreOptions
+from keras_monitored._session_options import check_signals
 from keras_monitored._worker_agreement import agreed_checkpoint
 from keras_monitored.hook_driver import (
     HookDriver,
@@ -113,9 +118,17 @@ class HookCallback(keras.callbacks.Callback):
         TF1 name-based checkpoint is restored only if every variable matches
         a TF1 name, otherwise the error gives the `km-migrate checkpoint`
         command that converts it.
+      preemption_signals: signals that preempt training (`()`: none). On
+        one, the batch in progress finishes, `model.stop_training` is set,
+        hooks' `end` run (a `CheckpointSaverHook` saves that step) and
+        `preempted` becomes True; under MultiWorkerMirrored every worker
+        stops after the same batch. The handlers are installed at
+        `on_train_begin` (from the main thread only) and the previous ones
+        put back at `on_train_end`.
 
     Raises:
       TypeError: a hook is not a hook.
+      ValueError: a preemption signal Python cannot handle (SIGKILL).
 
     Example:
 
@@ -134,6 +147,7 @@ class HookCallback(keras.callbacks.Callback):
         *,
         is_chief: bool | None = None,
         restore: bool = True,
+        preemption_signals: Iterable[signal.Signals] = (signal.SIGTERM,),
     ):
         super().__init__()
         self._hooks = hook_group(hooks, name="hooks")
@@ -146,6 +160,11 @@ class HookCallback(keras.callbacks.Callback):
             )
         self._is_chief = is_chief
         self._restore = _validation.check_bool("restore", restore)
+        self._preemption_signals = check_signals(
+            "preemption_signals", preemption_signals
+        )
+        self._preemption: PreemptionWatcher | None = None
+        self._preempted = False
         self._driver: HookDriver | None = None
         self._session: FitSession | None = None
         self._coord: tf.train.Coordinator | None = None
@@ -159,6 +178,12 @@ class HookCallback(keras.callbacks.Callback):
     def session(self) -> FitSession | None:
         """The handle hooks receive (None outside fit)."""
         return self._session
+
+    @property
+    def preempted(self) -> bool:
+        """True once a preemption signal stopped the last `fit` (exit with
+        `km.PREEMPTED_EXIT_CODE`: a CheckpointSaverHook saved that step)."""
+        return self._preempted
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         check_eager("km.HookCallback")
@@ -178,6 +203,12 @@ class HookCallback(keras.callbacks.Callback):
             if self._restore:
                 self._restore_latest()
             self._driver.after_create_session(self._session, self._coord)
+        # A fit that raised never reached on_train_end: its handlers go now.
+        self._close_preemption()
+        self._preempted = False
+        self._preemption = PreemptionWatcher(
+            self._preemption_signals, "model.fit (km.HookCallback)"
+        ).open()
 
     def _restore_latest(self) -> None:
         """Restores what a CheckpointSaverHook of these hooks saved last."""
@@ -190,7 +221,7 @@ class HookCallback(keras.callbacks.Callback):
             return
         directory = directories[0]
         path = agreed_checkpoint(
-            self._session.agreement, latest_checkpoint(directory), directory
+            self._session.agreement, restorable_checkpoint(directory), directory
         )
         if path:
             self._session.restore(path, _FIT_RESTORE)
@@ -235,9 +266,25 @@ class HookCallback(keras.callbacks.Callback):
                 self._request.options,
                 self._run_metadata,
             )
-        if self._run_context.stop_requested:
+        # A stop or a signal on one worker stops every worker after this
+        # batch (their collectives must stay in step).
+        stop, preempt = self._session.agreement.any_worker_of(
+            self._run_context.stop_requested, self._preemption.requested
+        )
+        if preempt and not self._preempted:
+            self._preempted = True
+            logging.warning(
+                "Preempted: model.fit stops after global step %d.",
+                int(self._session.global_step_value()),
+            )
+        if stop or preempt:
             self.model.stop_training = True
         self._coord.raise_requested_exception()
+
+    def _close_preemption(self) -> None:
+        if self._preemption is not None:
+            self._preemption.close()
+            self._preemption = None
 
     def on_train_end(self, logs: dict | None = None) -> None:
         try:
@@ -247,3 +294,4 @@ class HookCallback(keras.callbacks.Callback):
             self._coord.request_stop()
             self._coord.join(ignore_live_threads=True)
             self._session.close()
+            self._close_preemption()

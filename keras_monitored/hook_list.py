@@ -66,8 +66,11 @@ def merge_run_options(options: Any, incoming: Any) -> None:
 
 
 def is_hook(value: Any) -> bool:
-    """True for anything with the five SessionRunHook methods."""
-    return all(callable(getattr(value, name, None)) for name in _HOOK_METHODS)
+    """True for an object with the five SessionRunHook methods (a hook
+    class, not yet instantiated, is not one)."""
+    return not isinstance(value, type) and all(
+        callable(getattr(value, name, None)) for name in _HOOK_METHODS
+    )
 
 
 class HookList(SessionRunHook):

@@ -8,7 +8,6 @@ The hooks are driven by a `HookDriver`; recovery from preemption errors is
 from __future__ import annotations
 
 import contextlib
-import inspect
 from typing import Any, Callable, Iterable
 
 import tensorflow as tf
@@ -16,6 +15,7 @@ from absl import logging
 
 from keras_monitored import _compat, _validation
 from keras_monitored import _roles as roles
+from keras_monitored._preemption import PreemptionWatcher
 from keras_monitored._recovery import (
     PREEMPTION_ERRORS,
     RecoveryOptions,
@@ -34,57 +34,8 @@ from keras_monitored.session_creator import (
     as_session_creator,
 )
 from keras_monitored.session_run_hook import SessionRunArgs, SessionRunContext
+from keras_monitored.step_context import StepContext, check_step_fn_signature
 from keras_monitored.step_session import StepSession, is_step_fn
-
-
-class StepContext:
-    """What `run_step_fn` hands its `step_fn`.
-
-    Attributes:
-      session: the raw session handle: `session.run(step_fn)` runs a step
-        without hooks; `session.run(fetches)` reads.
-    """
-
-    def __init__(
-        self,
-        session: StepSession,
-        run_with_hooks_fn: Callable[..., Any],
-        stop_fn: Callable[[], None],
-    ):
-        self._session = session
-        self._run_with_hooks_fn = run_with_hooks_fn
-        self._stop_fn = stop_fn
-
-    @property
-    def session(self) -> StepSession:
-        return self._session
-
-    def run_with_hooks(self, *args: Any, **kwargs: Any) -> Any:
-        """Same as `MonitoredSession.run`, hooks included."""
-        return self._run_with_hooks_fn(*args, **kwargs)
-
-    def request_stop(self) -> None:
-        """Ends the loop: `should_stop()` becomes True and StopIteration is
-        raised out of `run_step_fn` (the context manager suppresses it).
-
-        Raises:
-          StopIteration: always.
-        """
-        self._stop_fn()
-        raise StopIteration("step_fn has requested the iterations to stop.")
-
-
-def _check_step_fn_signature(step_fn: Callable[..., Any]) -> None:
-    try:
-        names = tuple(inspect.signature(step_fn).parameters)
-    except (TypeError, ValueError):
-        names = ()
-    if names not in (("step_context",), ("self", "step_context")):
-        raise ValueError(
-            "`step_fn` may either have one `step_context` argument, or `self` "
-            "and `step_context` arguments if it's an instance method. Got "
-            f"{names} instead."
-        )
 
 
 class _MonitoredSessionBase:
@@ -113,8 +64,14 @@ class _MonitoredSessionBase:
         # Open until close: a scaffold's own global step is the one TF1's
         # get_global_step() finds while the session is open.
         self._open = contextlib.ExitStack()
+        self._preempted = False
         try:
             self._creator.prepare()
+            self._preemption = PreemptionWatcher(
+                self._creator.options.preemption_signals,
+                "the monitored session",
+            ).open()
+            self._open.callback(self._preemption.close)
             if self._creator.scaffold.global_step is not None:
                 self._open.enter_context(
                     global_step_registered(self._creator.scaffold.global_step)
@@ -136,6 +93,13 @@ class _MonitoredSessionBase:
     def graph(self) -> None:
         """TF2 has no session graph (kept for TF1 code that reads it)."""
         return None
+
+    @property
+    def preempted(self) -> bool:
+        """True once a preemption signal stopped the session (exit with
+        `km.PREEMPTED_EXIT_CODE` after closing it: the checkpoint at the
+        last step is saved)."""
+        return self._preempted
 
     def run(
         self,
@@ -183,7 +147,7 @@ class _MonitoredSessionBase:
           ValueError: `step_fn` has another signature.
           StopIteration: `step_fn` called `step_context.request_stop()`.
         """
-        _check_step_fn_signature(step_fn)
+        check_step_fn_signature(step_fn)
         self._check_open()
 
         def attempt():
@@ -340,11 +304,19 @@ class _MonitoredSessionBase:
             options,
             run_metadata,
         )
-        stop = run_context.stop_requested
+        stop, preempt = run_context.stop_requested, self._preemption.requested
         if stepping:
-            # A stop asked for on one worker (a chief-only hook) stops all.
-            stop = session.agreement.any_worker(stop)
-        self._stop_requested = self._stop_requested or stop
+            # A stop asked for on one worker (a chief-only hook, a signal
+            # that reached one worker) stops all, after the same step.
+            stop, preempt = session.agreement.any_worker_of(stop, preempt)
+        if preempt and not self._preempted:
+            self._preempted = True
+            logging.warning(
+                "Preempted: stopping after global step %d (a CheckpointSaverHook "
+                "saves it at end).",
+                int(session.global_step_value()),
+            )
+        self._stop_requested = self._stop_requested or stop or preempt
         return caller_results
 
     def _loop_length(self, session: StepSession, feed_dict: dict | None) -> int:
@@ -371,6 +343,11 @@ class _MonitoredSessionBase:
                 self._discard_session(raise_thread_errors=True)
             finally:
                 self._open.close()
+                # Iterators km made over datasets fed as values go now, while
+                # their pipelines' threads can still finish: left for the
+                # interpreter's exit, an autotuned pipeline over a Python
+                # generator deadlocks it.
+                self._creator.release_inputs()
 
 
 class MonitoredSession(_MonitoredSessionBase):

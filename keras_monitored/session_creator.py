@@ -14,7 +14,12 @@ from absl import logging
 from keras_monitored import _compat, _validation, distribute
 from keras_monitored import _roles as roles
 from keras_monitored import _session_config as session_config
-from keras_monitored._checkpointing import SessionCheckpoints, latest_checkpoint
+from keras_monitored._checkpoint_directory import (
+    check_restorable,
+    latest_checkpoint,
+    restorable_checkpoint,
+)
+from keras_monitored._checkpointing import SessionCheckpoints
 from keras_monitored._eager_guard import check_eager
 from keras_monitored._restore import RestoreOptions
 from keras_monitored._session_options import SessionOptions
@@ -43,6 +48,9 @@ class SessionCreator(abc.ABC):
       steps_per_loop: the most steps one `run` call may execute.
       max_to_keep: checkpoints kept per directory.
       is_chief: whether this process writes checkpoints and summaries.
+      options: all of the session's options at once (`SessionOptions`,
+        what `MonitoredTrainingSession` passes), instead of `strategy`,
+        `steps_per_loop` and `max_to_keep`.
     """
 
     def __init__(
@@ -55,15 +63,24 @@ class SessionCreator(abc.ABC):
         steps_per_loop: int = 1,
         max_to_keep: int | None = 5,
         is_chief: bool = True,
+        options: SessionOptions | None = None,
     ):
         self._scaffold = as_scaffold(scaffold)
         self._master = session_config.check_master(master)
         self._config = session_config.check_config(config)
-        self._options = SessionOptions.checked(
-            strategy=strategy,
-            steps_per_loop=steps_per_loop,
-            max_to_keep=max_to_keep,
-        )
+        if options is None:
+            options = SessionOptions.checked(
+                strategy=strategy,
+                steps_per_loop=steps_per_loop,
+                max_to_keep=max_to_keep,
+            )
+        elif (strategy, steps_per_loop, max_to_keep) != (None, 1, 5):
+            raise ValueError(
+                "Give `options` or strategy/steps_per_loop/max_to_keep, not "
+                f"both. Received: options={options!r}, strategy={strategy!r}, "
+                f"steps_per_loop={steps_per_loop!r}, max_to_keep={max_to_keep!r}."
+            )
+        self._options = options
         self._is_chief = bool(is_chief)
         # Where the session's checkpoints live (set by the subclasses); with
         # one, steps that update variables it would not save are refused.
@@ -80,6 +97,11 @@ class SessionCreator(abc.ABC):
     @property
     def strategy(self) -> tf.distribute.Strategy | None:
         return self._options.strategy
+
+    @property
+    def options(self) -> SessionOptions:
+        """How the sessions this creator makes run."""
+        return self._options
 
     @property
     def _strategy(self) -> tf.distribute.Strategy | None:
@@ -110,12 +132,19 @@ class SessionCreator(abc.ABC):
             self._scaffold.checkpoint_items(),
             self._global_step,
             self._options.max_to_keep,
+            async_save=self._options.async_checkpoint,
+            checkpoint_input=self._options.checkpoint_input,
         )
         with self._strategy.scope():
             # Created lazily by the first save otherwise -- on the chief only,
             # which under a collective strategy is a collective the other
             # workers never join.
             _ = self._checkpoints.root.save_counter
+
+    def release_inputs(self) -> None:
+        """Drops the iterators made over datasets fed as values (the
+        monitored session is closed: nothing recovers with them)."""
+        self._dataset_iterators.clear()
 
     @abc.abstractmethod
     def create_session(self) -> StepSession:
@@ -169,6 +198,7 @@ class ChiefSessionCreator(SessionCreator):
       strategy: see `SessionCreator`.
       steps_per_loop: see `SessionCreator`.
       max_to_keep: see `SessionCreator`.
+      options: see `SessionCreator`.
 
     Raises:
       ValueError: both `checkpoint_dir` and `checkpoint_filename_with_path`.
@@ -193,6 +223,7 @@ class ChiefSessionCreator(SessionCreator):
         strategy: tf.distribute.Strategy | None = None,
         steps_per_loop: int = 1,
         max_to_keep: int | None = 5,
+        options: SessionOptions | None = None,
     ):
         super().__init__(
             scaffold,
@@ -202,6 +233,7 @@ class ChiefSessionCreator(SessionCreator):
             steps_per_loop=steps_per_loop,
             max_to_keep=max_to_keep,
             is_chief=True,
+            options=options,
         )
         self._checkpoint_dir = _validation.check_optional_dir(
             "checkpoint_dir", checkpoint_dir
@@ -223,8 +255,12 @@ class ChiefSessionCreator(SessionCreator):
         session = self._new_session()
         path = agreed_checkpoint(
             session.agreement,
-            self._checkpoint_filename_with_path
-            or latest_checkpoint(self._checkpoint_dir),
+            check_restorable(
+                "checkpoint_filename_with_path",
+                self._checkpoint_filename_with_path,
+            )
+            if self._checkpoint_filename_with_path
+            else restorable_checkpoint(self._checkpoint_dir),
             self._checkpoint_dir,
         )
         if path:
@@ -253,6 +289,7 @@ class WorkerSessionCreator(SessionCreator):
       strategy: see `SessionCreator`.
       steps_per_loop: see `SessionCreator`.
       max_to_keep: see `SessionCreator`.
+      options: see `SessionCreator`.
 
     Raises:
       ValueError: a negative `max_wait_secs`.
@@ -269,6 +306,7 @@ class WorkerSessionCreator(SessionCreator):
         strategy: tf.distribute.Strategy | None = None,
         steps_per_loop: int = 1,
         max_to_keep: int | None = 5,
+        options: SessionOptions | None = None,
     ):
         super().__init__(
             scaffold,
@@ -278,6 +316,7 @@ class WorkerSessionCreator(SessionCreator):
             steps_per_loop=steps_per_loop,
             max_to_keep=max_to_keep,
             is_chief=False,
+            options=options,
         )
         self._max_wait_secs = _validation.check_number(
             "max_wait_secs", max_wait_secs, minimum=0
@@ -291,7 +330,7 @@ class WorkerSessionCreator(SessionCreator):
         if roles.is_collective(self._strategy):
             path = agreed_checkpoint(
                 session.agreement,
-                latest_checkpoint(self._checkpoint_dir),
+                restorable_checkpoint(self._checkpoint_dir),
                 self._checkpoint_dir,
             )
             if path:
@@ -313,7 +352,8 @@ class WorkerSessionCreator(SessionCreator):
         while True:
             path = latest_checkpoint(self._checkpoint_dir)
             if path:
-                return path
+                # The chief's checkpoint, or the newest readable one.
+                return restorable_checkpoint(self._checkpoint_dir)
             now = time.monotonic()
             if now - start >= self._max_wait_secs:
                 raise tf.errors.DeadlineExceededError(

@@ -21,6 +21,7 @@ import collections.abc
 from typing import Any
 
 from keras_monitored import _validation
+from keras_monitored._fetches import check_run_fetches
 
 
 class SessionRunHook:
@@ -96,6 +97,11 @@ class SessionRunArgs(
       feed_dict: a dict `str -> value` of keyword arguments for the step
         function.
       options: a `tf.compat.v1.RunOptions`, kept for TF1 compatibility.
+
+    Raises:
+      TypeError: a fetch that can never be fetched (a number, a graph or
+        eager tensor), or a `feed_dict` that is not a dict. TF1 raised the
+        first only once the step had run.
     """
 
     __slots__ = ()
@@ -113,6 +119,7 @@ class SessionRunArgs(
                     "a dict of step-function keyword arguments or None",
                 )
             )
+        check_run_fetches("fetches", fetches)
         return super().__new__(cls, fetches, feed_dict, options)
 
 
@@ -157,7 +164,9 @@ class SessionRunContext:
             )
         self._original_args = original_args
         self._session = session
-        self._num_steps = int(num_steps)
+        self._num_steps = _validation.check_int(
+            "num_steps", num_steps, minimum=0
+        )
         self._stop_requested = False
 
     @property

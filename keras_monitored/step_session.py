@@ -21,9 +21,13 @@ from absl import logging
 from keras_monitored import _compat, _validation
 from keras_monitored import _fetches as fetches_lib
 from keras_monitored._checkpointing import DEFAULT_BASENAME, SessionCheckpoints
-from keras_monitored._step_summaries import StepSummaryRecorder, SummaryTarget
 from keras_monitored._session_options import SessionOptions
-from keras_monitored._step_compiler import compile_step, is_graph_iterator
+from keras_monitored._step_compiler import (
+    check_feeds_taken,
+    compile_step,
+    is_graph_iterator,
+)
+from keras_monitored._step_summaries import StepSummaryRecorder, SummaryTarget
 from keras_monitored._written_variables import UnsavedVariablesCheck
 from keras_monitored.session_handle import SessionHandle
 
@@ -276,7 +280,12 @@ class StepSession(SessionHandle):
             restore left variables without a value (checked after it).
         """
         self._check_open()
-        prepared, host_fed = self._prepare_feeds(feeds)
+        prepared, host_fed = self._prepare_feeds(step_fn, feeds)
+        inputs = self._checkpoints.inputs if self._checkpoints else None
+        if inputs is not None:
+            # checkpoint_input: iterators fed for the first time join the
+            # checkpoint now (a restored position is applied to them).
+            inputs.track(prepared)
         if host_fed and num_steps > 1:
             raise ValueError(
                 _validation.invalid(
@@ -308,6 +317,8 @@ class StepSession(SessionHandle):
         except Exception:
             self.resync_global_step()
             raise
+        if inputs is not None:
+            inputs.consumed(prepared, num_steps)
         # The step reports the global step it ended at (other sessions or
         # the step itself may move the variable too); read it only if asked.
         self._host_step = None
@@ -338,11 +349,9 @@ class StepSession(SessionHandle):
     # -- internals ---------------------------------------------------------
 
     def _prepare_feeds(
-        self, feeds: Mapping[str, Any]
+        self, step_fn: StepFn, feeds: Mapping[str, Any]
     ) -> tuple[dict[str, Any], bool]:
-        prepared: dict[str, Any] = {}
-        host_fed = False
-        for key, value in feeds.items():
+        for key in feeds:
             if not isinstance(key, str) or not key.isidentifier():
                 raise TypeError(
                     _validation.invalid(
@@ -354,6 +363,10 @@ class StepSession(SessionHandle):
                         "an argument of the step function instead",
                     )
                 )
+        check_feeds_taken(step_fn, feeds)
+        prepared: dict[str, Any] = {}
+        host_fed = False
+        for key, value in feeds.items():
             if isinstance(
                 value, (tf.data.Dataset, tf.distribute.DistributedDataset)
             ):

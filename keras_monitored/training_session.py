@@ -3,13 +3,16 @@ standard checkpoint, summary and step-counter hooks on the chief."""
 
 from __future__ import annotations
 
+import signal
 from typing import Any, Iterable
 
 import tensorflow as tf
 
 from keras_monitored import _roles as roles
 from keras_monitored import _validation
+from keras_monitored._checkpoint_directory import check_writable_directory
 from keras_monitored._eager_guard import check_eager
+from keras_monitored._session_options import SessionOptions
 from keras_monitored.hook_driver import hook_group
 from keras_monitored.hooks.checkpoint_saver import CheckpointSaverHook
 from keras_monitored.hooks.step_counter import StepCounterHook
@@ -92,6 +95,9 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     strategy: tf.distribute.Strategy | None = None,
     steps_per_loop: int = 1,
     max_to_keep: int | None = 5,
+    async_checkpoint: bool = False,
+    checkpoint_input: bool = False,
+    preemption_signals: tuple[Any, ...] = (signal.SIGTERM,),
 ) -> MonitoredSession:
     """Creates a `MonitoredSession` for training, with TF1's defaults.
 
@@ -125,6 +131,15 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
       strategy: the `tf.distribute.Strategy` (default: the current one).
       steps_per_loop: the most steps one `run` call may execute.
       max_to_keep: how many checkpoints to keep.
+      async_checkpoint: write checkpoints in the background (training goes
+        on while the files are written; listeners' `after_save` runs once
+        they are complete).
+      checkpoint_input: save the `tf.data` iterators fed to `run` with each
+        checkpoint, so a restarted program's input resumes at the next
+        element.
+      preemption_signals: signals that preempt the session: the step in
+        progress finishes, the chief saves at that step, `should_stop()`
+        and `preempted` become True; `()` turns it off.
 
     Returns:
       A `MonitoredSession`.
@@ -148,6 +163,10 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
     ```
     """
     check_eager("km.MonitoredTrainingSession")
+    # Checked here too: the directories are probed before the session is.
+    _validation.check_number(
+        "stop_grace_period_secs", stop_grace_period_secs, minimum=0
+    )
     save_summaries_steps, save_summaries_secs = _resolve_every(
         save_summaries_steps,
         save_summaries_secs,
@@ -186,14 +205,15 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
         name="chief_only_hooks",
         state_key_prefix="chief_only/",
     )
-    if strategy is None:
-        strategy = tf.distribute.get_strategy()
-    elif not isinstance(strategy, tf.distribute.Strategy):
-        raise TypeError(
-            _validation.invalid(
-                "strategy", strategy, "a tf.distribute.Strategy or None"
-            )
-        )
+    options = SessionOptions.checked(
+        strategy=strategy,
+        steps_per_loop=steps_per_loop,
+        max_to_keep=max_to_keep,
+        async_checkpoint=async_checkpoint,
+        checkpoint_input=checkpoint_input,
+        preemption_signals=preemption_signals,
+    ).resolved()
+    strategy = options.strategy
     if roles.is_collective(strategy) and any(
         isinstance(h, CheckpointSaverHook) for h in chief_only_hooks
     ):
@@ -203,11 +223,6 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
             "chief alone while saving needs every worker. Put it in `hooks`: "
             "only the chief writes its files, the others save to scratch."
         )
-    common = dict(
-        strategy=strategy,
-        steps_per_loop=steps_per_loop,
-        max_to_keep=max_to_keep,
-    )
 
     checkpoint_hooks = hook_group(
         default_checkpoint_hooks(
@@ -226,7 +241,7 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
             config=config,
             max_wait_secs=max_wait_secs,
             checkpoint_dir=checkpoint_dir,
-            **common,
+            options=options,
         )
         # TF1: a worker runs only `hooks`. Under a collective strategy every
         # worker must also take part in each checkpoint save.
@@ -255,8 +270,13 @@ def MonitoredTrainingSession(  # pylint: disable=invalid-name
         master=master,
         config=config,
         checkpoint_dir=checkpoint_dir,
-        **common,
+        options=options,
     )
+    # Refused now, naming the argument, rather than by a hook's first write.
+    if checkpoint_hooks.hooks:
+        check_writable_directory("checkpoint_dir", checkpoint_dir)
+    if summary_hooks.hooks and summary_dir != checkpoint_dir:
+        check_writable_directory("summary_dir", summary_dir)
     return MonitoredSession(
         session_creator=creator,
         hooks=all_hooks,

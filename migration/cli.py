@@ -12,6 +12,7 @@ unusable input (nothing was written).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from typing import Sequence, TextIO
@@ -92,7 +93,10 @@ def main(
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_selected_command(argv))
     try:
-        args = parser.parse_args(argv)
+        # argparse writes usage errors to sys.stderr and --help to
+        # sys.stdout: send them where the caller asked.
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse already printed the usage error
         return EXIT_USAGE if exit_.code else EXIT_OK
     try:

@@ -198,8 +198,16 @@ def test_mirrored_step_summaries_are_written_once(mirrored, tmp_path):
 # -- MultiWorkerMirroredStrategy, real worker processes ----------------------
 
 
-def run_workers(tmp_path, run_name, *flags, kill_worker_at=None, timeout=240):
-    """Starts two workers on 127.0.0.1; returns their results (or None)."""
+def run_workers(
+    tmp_path,
+    run_name,
+    *flags,
+    kill_worker_at=None,
+    worker_flags=(),
+    timeout=240,
+):
+    """Starts two workers on 127.0.0.1; returns their results (or None).
+    `worker_flags` go to worker 1 only."""
     ports = [portpicker.pick_unused_port() for _ in range(2)]
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     scratch = tmp_path / f"{run_name}_tmp"
@@ -219,7 +227,7 @@ def run_workers(tmp_path, run_name, *flags, kill_worker_at=None, timeout=240):
             [f"--kill_at_step={kill_worker_at}"]
             if kill_worker_at and index == 1
             else []
-        )
+        ) + (list(worker_flags) if index == 1 else [])
         processes.append(
             subprocess.Popen(
                 [
@@ -411,6 +419,54 @@ def test_multi_worker_kill_a_worker_then_restart_both(tmp_path):
     assert chief["global_step"] == worker["global_step"] == 40
     assert_trained_like_one_process(chief, worker, 20)
     assert only_chief_files(tmp_path / "ckpt")
+
+
+def test_multi_worker_sigterm_to_one_worker_stops_both_at_its_step(tmp_path):
+    """A real SIGTERM reaches worker 1 only, after step 13: both workers
+    finish that step, agree to stop, save it together (the chief's files)
+    and exit with km.PREEMPTED_EXIT_CODE."""
+    processes, outputs, _ = run_workers(
+        tmp_path,
+        "preempted",
+        "--save_checkpoint_steps=1000",
+        "--last_step=1000",
+        worker_flags=["--term_at_step=13"],
+    )
+    for process, output in zip(processes, outputs):
+        assert process.returncode == km.PREEMPTED_EXIT_CODE, output[-3000:]
+    chief, worker = results(tmp_path, "preempted")
+    assert chief["preempted"] and worker["preempted"]
+    assert chief["global_step"] == worker["global_step"] == 13
+    assert chief["saves"][-1] == 13
+    last = tf.train.latest_checkpoint(str(tmp_path / "ckpt"))
+    assert last.endswith("model.ckpt-13")
+    assert_weights(checkpoint_weights(last), chief["weights"], exact=True)
+    assert_trained_like_one_process(chief, worker, 13)
+    assert only_chief_files(tmp_path / "ckpt")
+
+
+def test_multi_worker_checkpoint_input_resumes_the_distributed_input(tmp_path):
+    """With --checkpoint_input, a restarted job's distributed iterators skip
+    the batches the checkpoint had consumed: 10 steps, a restart, 10 more
+    end where 20 uninterrupted steps over the same batches end."""
+    for name, last_step in (("first", 10), ("second", 20)):
+        processes, outputs, _ = run_workers(
+            tmp_path,
+            name,
+            "--save_checkpoint_steps=5",
+            f"--last_step={last_step}",
+            "--checkpoint_input",
+        )
+        for process, output in zip(processes, outputs):
+            assert process.returncode == 0, output[-3000:]
+    first_chief, _ = results(tmp_path, "first")
+    chief, worker = results(tmp_path, "second")
+    assert chief["start"] == worker["start"] == 10
+    expected = mwms_train.reference_weights(
+        [np.asarray(w, np.float32) for w in first_chief["start_weights"]], 20
+    )
+    assert_weights(chief["weights"], expected)
+    assert chief["weights"] == worker["weights"]
 
 
 # -- TPU: what can be checked without one ------------------------------------

@@ -42,7 +42,7 @@ def test_readme_main_command_as_written(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert re.search(
-        r"done global_step=1000 loss=\S+ checkpoint=.*model\.ckpt-1000",
+        r"done global_step=1000 loss=\S+ weights_digest=\S+ checkpoint=.*model\.ckpt-1000",
         result.stdout,
     ), result.stdout
     assert os.path.exists(

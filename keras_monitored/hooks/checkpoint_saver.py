@@ -55,6 +55,13 @@ class CheckpointSaverHook(SessionRunHook):
     hooks' resumable state in the checkpoint is completed once every hook
     has finished the phase (see `keras_monitored._hook_state`).
 
+    With `async_checkpoint=True` the session's writer writes the files in
+    the background: `before_save` runs before the save as usual, and a
+    listener's `after_save` runs in the main thread once that save's files
+    are complete -- at this hook's next `after_run` or `end`, or when the
+    next save waits for it; `end` waits for every save before the
+    listeners' `end`. A stop an `after_save` asks for takes effect then.
+
     What is saved: the session's checkpoint (its `Scaffold.checkpoint`, the
     global step and the hooks' state), unless the hook is given its own
     `scaffold` or `saver` (a `tf.train.Checkpoint`). Files are
@@ -143,6 +150,10 @@ class CheckpointSaverHook(SessionRunHook):
             "save_graph_def", save_graph_def
         )
         self._writer = None
+        # The last save whose listeners' after_save has not run yet (its
+        # files may still be being written), and whether a stop its
+        # listeners ask for counts (not for the creation-time save, as TF1).
+        self._unannounced: tuple[int, bool] | None = None
 
     @property
     def checkpoint_dir(self) -> str:
@@ -157,10 +168,11 @@ class CheckpointSaverHook(SessionRunHook):
             listener.begin()
 
     def after_create_session(self, session: Any, coord: Any) -> None:
-        del coord
         self._writer = session.checkpoint_writer(
             self._checkpoint_dir, self._basename, items=self._items_for(session)
         )
+        # Closing or recovering the session waits for a save in flight.
+        self._writer.join_with(coord)
         global_step = int(session.run("global_step"))
         self._timer.update_last_triggered_step(global_step)
         if _restored_here(session, self._writer, global_step):
@@ -169,8 +181,11 @@ class CheckpointSaverHook(SessionRunHook):
                 global_step,
             )
             return
-        # As in TF1, a stop asked for by this first save's listeners is ignored.
+        # As in TF1, a stop asked for by this first save's listeners is
+        # ignored (also when their after_save comes later).
         self._save(session, global_step)
+        if self._unannounced is not None:
+            self._unannounced = (self._unannounced[0], False)
 
     def before_run(self, run_context: Any) -> SessionRunArgs:
         del run_context
@@ -178,8 +193,10 @@ class CheckpointSaverHook(SessionRunHook):
 
     def after_run(self, run_context: Any, run_values: Any) -> None:
         global_step = int(run_values.results)
-        trigger = self._timer.should_trigger_for_step(global_step)
         session = run_context.session
+        if self._announce(session):
+            run_context.request_stop()
+        trigger = self._timer.should_trigger_for_step(global_step)
         if self._timer.every_secs is not None and session.is_collective:
             # Clocks differ between workers and every worker must save
             # together: the chief decides, on runs that stepped (every worker
@@ -197,6 +214,7 @@ class CheckpointSaverHook(SessionRunHook):
         last_step = int(session.run("global_step"))
         if last_step != self._timer.last_triggered_step():
             self._save(session, last_step)
+        self._announce(session, wait=True)
         for listener in self._listeners:
             listener.end(session, last_step)
 
@@ -215,7 +233,10 @@ class CheckpointSaverHook(SessionRunHook):
         return None
 
     def _save(self, session: Any, step: int) -> bool:
-        """Saves the checkpoint for `step`; True if a listener asks to stop."""
+        """Saves the checkpoint for `step`; True if a listener asks to stop
+        (in the `after_save` of this save, or of the previous one if its
+        files were completed only now)."""
+        should_stop = self._announce(session, wait=True)
         logging.info(
             "Calling checkpoint listeners before saving checkpoint %d...", step
         )
@@ -225,6 +246,35 @@ class CheckpointSaverHook(SessionRunHook):
             "Saving checkpoints for %d into %s.", step, self._writer.save_path
         )
         self._writer.save(step)
+        self._unannounced = (step, True)
+        return self._announce(session) or should_stop
+
+    def _announce(self, session: Any, wait: bool = False) -> bool:
+        """Calls the listeners' `after_save` of the last save once its files
+        are complete (at once for a synchronous writer).
+
+        Args:
+          session: what the listeners are given.
+          wait: block until the files are complete.
+
+        Returns:
+          True if a listener asks to stop.
+
+        Raises:
+          RuntimeError: the save's background write failed.
+        """
+        if self._unannounced is None:
+            return False
+        step, honour_stop = self._unannounced
+        try:
+            if wait:
+                self._writer.wait()
+            if self._writer.pending() == step:
+                return False
+        except Exception:
+            self._unannounced = None  # its write failed: no after_save
+            raise
+        self._unannounced = None
         logging.info(
             "Calling checkpoint listeners after saving checkpoint %d...", step
         )
@@ -236,7 +286,7 @@ class CheckpointSaverHook(SessionRunHook):
                     listener,
                 )
                 should_stop = True
-        return should_stop
+        return should_stop and honour_stop
 
 
 def _restored_here(session: Any, writer: Any, global_step: int) -> bool:
@@ -263,7 +313,8 @@ def _check_listeners(listeners: Sequence[Any] | None) -> list[Any]:
         )
     checked = list(listeners)
     for index, listener in enumerate(checked):
-        if not all(
+        # A listener class (not an instance) has the methods too.
+        if isinstance(listener, type) or not all(
             callable(getattr(listener, m, None)) for m in _LISTENER_METHODS
         ):
             raise TypeError(

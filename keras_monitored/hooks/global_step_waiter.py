@@ -8,7 +8,10 @@ from typing import Any, Callable
 from absl import logging
 
 from keras_monitored import _validation
-from keras_monitored._checkpointing import checkpoint_step, latest_checkpoint
+from keras_monitored._checkpoint_directory import (
+    checkpoint_step,
+    latest_checkpoint,
+)
 from keras_monitored.session_run_hook import SessionRunHook
 
 

@@ -51,20 +51,20 @@ class SecondOrStepTimer:
         arg_names: tuple[str, str] = ("every_secs", "every_steps"),
     ):
         secs_name, steps_name = arg_names
+        # TF1's words; the values under the caller's names.
+        received = {secs_name: every_secs, steps_name: every_steps}
         if every_secs is None and every_steps is None:
             raise ValueError(
                 _validation.tf1_message(
                     "Either every_secs or every_steps should be provided.",
-                    every_secs=every_secs,
-                    every_steps=every_steps,
+                    **received,
                 )
             )
         if every_secs is not None and every_steps is not None:
             raise ValueError(
                 _validation.tf1_message(
                     "Can not provide both every_secs and every_steps.",
-                    every_secs=every_secs,
-                    every_steps=every_steps,
+                    **received,
                 )
             )
         self._every_secs = _validation.check_number(

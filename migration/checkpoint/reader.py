@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from keras_monitored._checkpointing import latest_checkpoint
+from keras_monitored._checkpoint_directory import latest_checkpoint
 from migration.checkpoint._errors import bad_argument
 from migration.checkpoint.matching import CheckpointEntry
 

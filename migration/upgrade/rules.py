@@ -10,7 +10,6 @@ The engine (`engine.py`) reads these tables; it holds no names of its own.
 
 from __future__ import annotations
 
-
 # -- Where TF1 names live ------------------------------------------------------
 
 #: Qualified-name prefixes of the TF1 API, longest first, and the canonical

@@ -42,6 +42,11 @@ def define_flags() -> None:
         "SIGKILL this worker after this global step (0: never).",
     )
     flags.DEFINE_integer(
+        "term_at_step",
+        0,
+        "Send this worker SIGTERM after this global step (0: never).",
+    )
+    flags.DEFINE_integer(
         "save_summaries_steps", None, "Chief: summaries every N steps."
     )
     flags.DEFINE_integer(
@@ -54,6 +59,9 @@ def define_flags() -> None:
     )
     flags.DEFINE_bool(
         "in_scope", False, "Create and run the session inside strategy.scope()."
+    )
+    flags.DEFINE_bool(
+        "checkpoint_input", False, "Save the input position with checkpoints."
     )
 
 
@@ -158,6 +166,8 @@ def main(argv):
         def after_run(self, run_context, run_values):
             if FLAGS.kill_at_step and run_values.results >= FLAGS.kill_at_step:
                 os.kill(os.getpid(), signal.SIGKILL)
+            if FLAGS.term_at_step and run_values.results == FLAGS.term_at_step:
+                os.kill(os.getpid(), signal.SIGTERM)
 
     scaffold = km.Scaffold(
         checkpoint=tf.train.Checkpoint(model=model, optimizer=optimizer)
@@ -186,6 +196,7 @@ def main(argv):
             log_step_count_steps=FLAGS.log_step_count_steps,
             strategy=strategy,
             steps_per_loop=FLAGS.steps_per_loop,
+            checkpoint_input=FLAGS.checkpoint_input,
             hooks=[km.StopAtStepHook(last_step=FLAGS.last_step), KillAt()],
             chief_only_hooks=chief_only,
         ) as sess,
@@ -198,10 +209,12 @@ def main(argv):
         write_result(result)  # what this worker restored, before any step
         while not sess.should_stop():
             sess.run(train_step, feed_dict={"batch": batches})
+        result["preempted"] = sess.preempted
     result["global_step"] = int(km.get_global_step().numpy())
     result["weights"] = [w.tolist() for w in model.get_weights()]
     result["saves"] = saves
     write_result(result)
+    return km.PREEMPTED_EXIT_CODE if result["preempted"] else 0
 
 
 if __name__ == "__main__":
