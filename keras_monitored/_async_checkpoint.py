@@ -112,6 +112,11 @@ class AsyncCheckpointWriter:
         """`directory/basename`, as TF1's CheckpointSaverHook reported it."""
         return os.path.join(self.directory, self.basename)
 
+    @property
+    def destination(self) -> str:
+        """Where saves go, for the log."""
+        return f"{self.save_path} (written in the background)"
+
     def save(self, step: int) -> str:
         """Takes the checkpoint for `step` now and writes it in the
         background; returns its path prefix (complete once `pending()` no
@@ -157,7 +162,8 @@ class AsyncCheckpointWriter:
         with self._lock:
             self._write = write
         write.thread.start()
-        logging.info(
+        logging.vlog(
+            1,
             "Writing checkpoint for step %d to %s in the background.",
             step,
             path,
@@ -263,7 +269,7 @@ class AsyncCheckpointWriter:
             with self._lock:
                 self._failure = (write, error)
             return
-        logging.info("Saved checkpoint for step %d to %s.", step, path)
+        logging.vlog(1, "Saved checkpoint for step %d to %s.", step, path)
 
     def _raise_failure(self) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ import os
 import uuid
 
 import tensorflow as tf
-from absl import logging
+from absl import app, logging
 
 
 def read_problem(path: str) -> str | None:
@@ -140,14 +140,50 @@ def check_restorable(argument: str, path: str) -> str:
     return path
 
 
+class UnusableDirectoryError(PermissionError):
+    """A directory km must write (checkpoints, summaries) cannot be written.
+
+    Attributes:
+      argument: the argument that named it (`checkpoint_dir`).
+      directory: the directory.
+      reason: what went wrong (the underlying error).
+    """
+
+    def __init__(self, argument: str, directory: str, reason: str, shown: str):
+        super().__init__(
+            f"{shown}={directory!r} cannot be used: {reason}. Pass a directory "
+            "this process can create and write."
+        )
+        self.argument = argument
+        self.directory = directory
+        self.reason = reason
+
+    def for_flag(self) -> "UnusableDirectoryError":
+        """The same error, naming the flag (`--checkpoint_dir`): also an
+        `absl.app.UsageError`, so `app.run` prints the message and the
+        usage, without a traceback."""
+        return UnusableFlagDirectoryError(
+            self.argument,
+            self.directory,
+            self.reason,
+            f"flag --{self.argument}",
+        )
+
+
+class UnusableFlagDirectoryError(UnusableDirectoryError, app.UsageError):
+    """An `UnusableDirectoryError` for a directory a flag named."""
+
+    exitcode = 1  # what app.run exits with
+
+
 def check_writable_directory(argument: str, directory: str) -> None:
     """Creates `directory` if needed and writes (then removes) a probe file
     in it, so a save cannot be the first to find it unusable.
 
     Raises:
-      PermissionError: the directory cannot be created or written (also for
-        a path through a file, or a full disk); the message names the
-        argument and the directory.
+      UnusableDirectoryError: (a PermissionError) the directory cannot be
+        created or written (also for a path through a file, or a full
+        disk); the message names the argument and the directory.
     """
     try:
         tf.io.gfile.makedirs(directory)
@@ -157,10 +193,11 @@ def check_writable_directory(argument: str, directory: str) -> None:
         tf.io.gfile.remove(probe)
     except Exception as error:  # pylint: disable=broad-except
         message = getattr(error, "message", None) or str(error)
-        raise PermissionError(
-            f"{argument}={directory!r} cannot be used to save checkpoints: "
-            f"{type(error).__name__}: {message.strip()}. Pass a directory this "
-            "process can create and write."
+        raise UnusableDirectoryError(
+            argument,
+            directory,
+            f"{type(error).__name__}: {message.strip()}",
+            argument,
         ) from error
 
 

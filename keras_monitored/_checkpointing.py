@@ -3,7 +3,8 @@ trackables, the global step and the hooks' resumable state, written with
 `tf.train.CheckpointManager` under TF1's file names (`model.ckpt-<step>`).
 
 Writers, whichever kind, have one interface: `root`, `directory`,
-`basename`, `save_path`, `save(step) -> path`, `latest()`, and for saves
+`basename`, `save_path`, `destination` (where saves go, for the log),
+`save(step) -> path`, `latest()`, and for saves
 whose files may still be in the making (`async_checkpoint=True`, see
 `_async_checkpoint`): `pending()` (the step still being written, or None),
 `wait()` and `join_with(coordinator)`. A synchronous writer's files are
@@ -11,6 +12,7 @@ complete when `save` returns: nothing is ever pending."""
 
 from __future__ import annotations
 
+import logging as pylogging
 import os
 import shutil
 import tempfile
@@ -37,6 +39,17 @@ from keras_monitored._input_checkpoint import (
 )
 
 DEFAULT_BASENAME = "model.ckpt"
+
+
+class _DropShardingTimings(pylogging.Filter):
+    """TF's saver logs "Sharding callback duration: N microseconds" at INFO
+    on every save; a save logs one line (the saver hook's)."""
+
+    def filter(self, record: pylogging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Sharding callback duration")
+
+
+logging.get_absl_logger().addFilter(_DropShardingTimings())
 GLOBAL_STEP_KEY = "global_step"
 HOOK_STATE_KEY = "keras_monitored_hook_state"
 
@@ -123,6 +136,11 @@ class CheckpointWriter(_WritesAtOnce):
         """`directory/basename`, as TF1's CheckpointSaverHook reported it."""
         return os.path.join(self.directory, self.basename)
 
+    @property
+    def destination(self) -> str:
+        """Where saves go, for the log."""
+        return self.save_path
+
     def save(self, step: int) -> str:
         """Writes the checkpoint for `step` now; returns its path prefix.
 
@@ -147,7 +165,7 @@ class CheckpointWriter(_WritesAtOnce):
                 f"{advice} The latest complete checkpoint is "
                 f"{self.latest()!r}."
             ) from error
-        logging.info("Saved checkpoint for step %d to %s.", step, path)
+        logging.vlog(1, "Saved checkpoint for step %d to %s.", step, path)
         if self._pending_state is not None:
             self._pending_state.saved(path)
             self._pending_state.removed(kept - set(self._manager.checkpoints))
@@ -194,6 +212,15 @@ class ScratchCheckpointWriter(_WritesAtOnce):
     @property
     def save_path(self) -> str:
         return os.path.join(self.directory, self.basename)
+
+    @property
+    def destination(self) -> str:
+        """Where saves go, for the log: not the chief's directory."""
+        return (
+            f"a scratch directory under {tempfile.gettempdir()} (this "
+            "worker's part of the collective save, deleted at once; the "
+            f"chief writes {self.save_path})"
+        )
 
     def save(self, step: int) -> str:
         scratch = tempfile.mkdtemp(prefix=f"km_{self._task}_")

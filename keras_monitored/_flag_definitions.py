@@ -11,6 +11,10 @@ from absl import flags
 
 from keras_monitored import _validation
 
+# The flags km defines are the calling binary's: `--help` lists them with
+# its own (absl attributes a flag to the first module not disclaiming).
+flags.disclaim_key_flags()
+
 STRATEGIES = (
     "auto",
     "default",
@@ -78,33 +82,34 @@ SPECS: dict[str, _Spec] = {
         "Directory for checkpoints (restored on start, saved while training)."
     ),
     "summary_dir": _string(
-        "Directory for TensorBoard summaries (default: --checkpoint_dir)."
+        "Directory for TensorBoard summaries; unset: --checkpoint_dir."
     ),
     "max_steps": _integer(
         "Global step to stop at (StopAtStepHook(last_step=...)).", 1
     ),
     "save_checkpoint_steps": _integer(
-        "Checkpoint every N global steps (default: every 600 s).", 1
+        "Checkpoint every N global steps. With neither this nor "
+        "--save_checkpoint_secs set: every 600 s (TF1).",
+        1,
     ),
     "save_checkpoint_secs": _Spec(
         _NUMBER,
         lambda name, values: flags.DEFINE_float(
             name,
             None,
-            "Checkpoint every N seconds (TF1's default: 600).",
+            "Checkpoint every N seconds. With neither this nor "
+            "--save_checkpoint_steps set: every 600 s (TF1).",
             lower_bound=0.0,
             flag_values=values,
         ),
     ),
     "save_summaries_steps": _integer(
-        "Write summaries every N global steps (default: 100).", 1
+        "Write summaries every N global steps.", 1, 100
     ),
     "log_step_count_steps": _integer(
-        "Log global_step/sec every N global steps (default: 100; 0: off).", 0
+        "Log global_step/sec every N global steps (0: off).", 0, 100
     ),
-    "keep_checkpoint_max": _integer(
-        "How many checkpoints to keep (default: 5).", 1
-    ),
+    "keep_checkpoint_max": _integer("How many checkpoints to keep.", 1, 5),
     "steps_per_loop": _integer(
         "Most steps per session.run call (one tf.function call).", 1, 1
     ),

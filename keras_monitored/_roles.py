@@ -4,37 +4,46 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 import tensorflow as tf
 
 
-def task_from_tf_config(
-    environ: Any = None,
-) -> tuple[str | None, int | None, dict]:
-    """(task type, task id, cluster) from the TF_CONFIG environment variable.
+def task_from_tf_config() -> tuple[str | None, int | None, dict]:
+    """(task type, task id, cluster) from the TF_CONFIG environment variable,
+    read by TF's own `TFConfigClusterResolver` (None, None, {} without it).
 
     Raises:
-      ValueError: TF_CONFIG is not valid JSON.
+      ValueError: TF_CONFIG is set but is not a JSON object (the message
+        names the variable and shows its value).
     """
-    environ = os.environ if environ is None else environ
-    raw = environ.get("TF_CONFIG")
+    raw = os.environ.get("TF_CONFIG")
     if not raw:
         return None, None, {}
     try:
-        config = json.loads(raw)
-    except ValueError as error:
+        if not isinstance(json.loads(raw), dict):
+            raise ValueError("not a JSON object")
+        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+        task_type, task_id = resolver.task_type, resolver.task_id
+        cluster = resolver.cluster_spec().as_dict()
+    except (ValueError, TypeError, AttributeError) as error:
         raise ValueError(
-            f"Invalid TF_CONFIG environment variable {raw!r}: {error}"
+            f"Invalid value for the environment variable TF_CONFIG. Received: "
+            f"TF_CONFIG={raw!r} ({error}). Expected JSON like "
+            '\'{"cluster": {"worker": ["host0:port", "host1:port"]}, '
+            '"task": {"type": "worker", "index": 0}}\'.'
         ) from error
-    task = config.get("task") or {}
-    task_type = task.get("type")
-    task_id = task.get("index")
-    return (
-        task_type,
-        (int(task_id) if task_id is not None else None),
-        config.get("cluster") or {},
-    )
+    return task_type, task_id, cluster
+
+
+def cluster_tasks() -> int:
+    """How many chief and worker tasks TF_CONFIG's cluster has (0 without
+    TF_CONFIG).
+
+    Raises:
+      ValueError: see `task_from_tf_config`.
+    """
+    _, _, cluster = task_from_tf_config()
+    return len(cluster.get("chief", [])) + len(cluster.get("worker", []))
 
 
 def _task_of(

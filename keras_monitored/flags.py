@@ -22,8 +22,6 @@ alone switches checkpoints from every 600 seconds to every 100 steps.
 
 from __future__ import annotations
 
-import json
-import os
 import weakref
 from typing import Any, Iterable
 
@@ -31,12 +29,21 @@ import tensorflow as tf
 from absl import flags
 
 from keras_monitored import _flag_definitions, _validation, distribute
+from keras_monitored import _roles as roles
+from keras_monitored._checkpoint_directory import (
+    UnusableDirectoryError,
+    check_writable_directory,
+)
 from keras_monitored.hook_list import HookList
 from keras_monitored.hooks.stop_at_step import StopAtStepHook
 from keras_monitored.training_session import (
     USE_DEFAULT,
     MonitoredTrainingSession,
 )
+
+# The flags km defines are the calling binary's: `--help` lists them with
+# its own (absl attributes a flag to the first module not disclaiming).
+flags.disclaim_key_flags()
 
 FLAGS = flags.FLAGS
 
@@ -101,22 +108,6 @@ def _check_flag_values(flag_values: Any) -> None:
         )
 
 
-def _cluster_tasks(environ: Any = None) -> int:
-    environ = os.environ if environ is None else environ
-    raw = environ.get("TF_CONFIG")
-    if not raw:
-        return 0
-    try:
-        cluster = json.loads(raw).get("cluster") or {}
-    except ValueError:
-        return 0
-    return sum(
-        len(tasks)
-        for name, tasks in cluster.items()
-        if name in ("chief", "worker")
-    )
-
-
 def strategy_name(flag_values: flags.FlagValues = FLAGS) -> str:
     """The strategy `--strategy` asks for, with `auto` resolved.
 
@@ -140,7 +131,7 @@ def strategy_name(flag_values: flags.FlagValues = FLAGS) -> str:
         return name
     if tpu is not None:
         return "tpu"
-    if _cluster_tasks() > 1:
+    if roles.cluster_tasks() > 1:
         return "multi_worker_mirrored"
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return "mirrored"
@@ -249,6 +240,29 @@ def session_from_flags(
     if max_steps is not None:
         hooks.append(StopAtStepHook(last_step=max_steps))
     log_step_count_steps = _value(flag_values, "log_step_count_steps")
+    try:
+        return _session(
+            flag_values,
+            scaffold=scaffold,
+            hooks=hooks,
+            chief_only_hooks=chief_only_hooks,
+            log_step_count_steps=log_step_count_steps,
+            strategy=strategy,
+        )
+    except UnusableDirectoryError as error:
+        # A directory from a flag: say which flag.
+        raise error.for_flag() from error.__cause__
+
+
+def _session(
+    flag_values: flags.FlagValues,
+    *,
+    scaffold: Any,
+    hooks: list[Any],
+    chief_only_hooks: Any,
+    log_step_count_steps: int | None,
+    strategy: tf.distribute.Strategy | None,
+) -> Any:
     return MonitoredTrainingSession(
         checkpoint_dir=_value(flag_values, "checkpoint_dir"),
         summary_dir=_value(flag_values, "summary_dir"),
@@ -279,3 +293,22 @@ def session_from_flags(
         if strategy is not None
         else strategy_from_flags(flag_values),
     )
+
+
+def check_directories(flag_values: flags.FlagValues = FLAGS) -> None:
+    """Creates --checkpoint_dir and --summary_dir (those set) and checks
+    they can be written, for a binary that builds its own hooks (`model.fit`
+    with `km.HookCallback`); `session_from_flags` does it by itself.
+
+    Raises:
+      PermissionError: a directory cannot be created or written; the message
+        names the flag and the path.
+    """
+    _check_flag_values(flag_values)
+    for name in ("checkpoint_dir", "summary_dir"):
+        directory = _value(flag_values, name)
+        if directory:
+            try:
+                check_writable_directory(name, directory)
+            except UnusableDirectoryError as error:
+                raise error.for_flag() from error.__cause__

@@ -92,8 +92,9 @@ class FitSession(SessionHandle):
 class HookCallback(keras.callbacks.Callback):
     """Runs SessionRunHooks inside `model.fit`.
 
-    Mapping: `on_train_begin` → `begin` and `after_create_session`; every
-    train batch (every execution with `steps_per_execution`) → `before_run`
+    Mapping: `on_train_begin` → `begin`; the first train batch → the
+    restore and `after_create_session` (once every callback's
+    `on_train_begin` ran); every train batch (every execution with `steps_per_execution`) → `before_run`
     / `after_run`; `on_train_end` → `end`. Fetches resolve from the batch
     logs (`"loss"`, metric names), `"global_step"` is
     `model.optimizer.iterations`, variables and callables as usual.
@@ -117,7 +118,9 @@ class HookCallback(keras.callbacks.Callback):
         once the optimizer's slots exist) raises `ValueError` naming them; a
         TF1 name-based checkpoint is restored only if every variable matches
         a TF1 name, otherwise the error gives the `km-migrate checkpoint`
-        command that converts it.
+        command that converts it. Next to `keras.callbacks.BackupAndRestore`
+        one restore decides: when the backup was loaded (fit then resumes at
+        its epoch), the checkpoint is not restored over it.
       preemption_signals: signals that preempt training (`()`: none). On
         one, the batch in progress finishes, `model.stop_training` is set,
         hooks' `end` run (a `CheckpointSaverHook` saves that step) and
@@ -173,6 +176,7 @@ class HookCallback(keras.callbacks.Callback):
         self._variables_before: dict[int, Any] = {}
         self._run_metadata: Any = None
         self._steps_per_execution = 1
+        self._opened = False
 
     @property
     def session(self) -> FitSession | None:
@@ -200,15 +204,40 @@ class HookCallback(keras.callbacks.Callback):
         )
         with self._global_step_registered():
             self._driver.begin()
-            if self._restore:
-                self._restore_latest()
-            self._driver.after_create_session(self._session, self._coord)
+        # The session opens (restore, after_create_session) at the first
+        # batch, once every callback's on_train_begin ran: a
+        # BackupAndRestore listed after this callback has loaded by then.
+        self._opened = False
         # A fit that raised never reached on_train_end: its handlers go now.
         self._close_preemption()
         self._preempted = False
         self._preemption = PreemptionWatcher(
             self._preemption_signals, "model.fit (km.HookCallback)"
         ).open()
+
+    def _open_session(self) -> None:
+        """Restores the latest checkpoint (unless a BackupAndRestore did),
+        then `after_create_session`."""
+        self._opened = True
+        with self._global_step_registered():
+            if self._restore and not self._backup_restored():
+                self._restore_latest()
+            self._driver.after_create_session(self._session, self._coord)
+
+    def _backup_restored(self) -> bool:
+        """True when a `keras.callbacks.BackupAndRestore` of this fit loaded
+        its backup (it tells fit the epoch to start at): that restore
+        decides, as fit's own, and km's checkpoint is not restored over it."""
+        epoch = _compat.private_attr(self.model, "_initial_epoch")
+        if epoch is None:
+            return False
+        logging.info(
+            "km.HookCallback: BackupAndRestore restored the model and "
+            "optimizer for epoch %s; the hooks' checkpoint is not restored "
+            "over it (one restore decides where fit resumes).",
+            epoch,
+        )
+        return True
 
     def _restore_latest(self) -> None:
         """Restores what a CheckpointSaverHook of these hooks saved last."""
@@ -235,6 +264,8 @@ class HookCallback(keras.callbacks.Callback):
     def on_train_batch_begin(
         self, batch: int, logs: dict | None = None
     ) -> None:
+        if not self._opened:
+            self._open_session()
         self._run_context = SessionRunContext(
             _NO_CALLER_ARGS, self._session, num_steps=self._steps_per_execution
         )
@@ -288,6 +319,8 @@ class HookCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         try:
+            if not self._opened:  # no batch ran
+                self._open_session()
             with self._global_step_registered():
                 self._driver.end(self._session)
         finally:

@@ -1202,8 +1202,12 @@ CASES = [
         lambda e: km.CallbackHook([], validation_fn=1),
         TypeError,
         invalid("validation_fn", 1),
-        bug="CallbackHook.__init__() got an unexpected keyword argument 'validation_fn' "
-        "(contract section 6: not implemented yet)",
+    ),
+    C(
+        "CallbackHook-verbose-3",
+        lambda e: km.CallbackHook([], verbose=3),
+        ValueError,
+        invalid("verbose", 3),
     ),
     # -- km.SessionRunArgs / km.SessionRunContext -----------------------------
     C(
@@ -1795,9 +1799,7 @@ def tf1_prefix(tmp_path_factory):
 
 # Contract arguments whose feature is a later issue: strict, so the case
 # fails once the feature lands and must then leave this list.
-PENDING = {
-    "CallbackHook-validation_fn-int": "CallbackHook(validation_fn=...) is issue 12",
-}
+PENDING: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

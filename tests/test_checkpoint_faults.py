@@ -120,10 +120,33 @@ def test_a_checkpoint_dir_through_a_file_is_refused_before_training(tmp_path):
         with km.MonitoredTrainingSession(checkpoint_dir=directory) as sess:
             sess.run(lambda: ran.append(1) or {})
     assert str(raised.value).startswith(
-        f"checkpoint_dir={directory!r} cannot be used to save checkpoints: "
+        f"checkpoint_dir={directory!r} cannot be used: "
     )
     assert "is not a directory" in str(raised.value)
     assert ran == []
+
+
+def test_a_flag_naming_an_unusable_directory_is_named(tmp_path):
+    from absl import flags
+
+    from keras_monitored import flags as km_flags
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    values = flags.FlagValues()
+    km_flags.define_flags(values)
+    values(
+        [
+            "train",
+            f"--checkpoint_dir={tmp_path}/run",
+            f"--summary_dir={blocker}/tb",
+        ]
+    )
+    with pytest.raises(PermissionError) as raised:
+        km_flags.session_from_flags(flag_values=values)
+    assert str(raised.value).startswith(
+        f"flag --summary_dir={str(blocker / 'tb')!r} cannot be used: "
+    )
 
 
 def run_program(tmp_path, mode):
@@ -176,8 +199,8 @@ def test_a_directory_without_write_permission_is_refused_naming_it(tmp_path):
     error, latest = run_program(tmp_path, "no_permission")
     assert error is not None
     assert error.startswith(
-        f"PermissionError: checkpoint_dir={str(directory)!r} cannot be used to "
-        "save checkpoints: "
+        f"UnusableDirectoryError: checkpoint_dir={str(directory)!r} cannot be "
+        "used: "
     ), error
     assert "Permission denied" in error
     assert latest == "None"

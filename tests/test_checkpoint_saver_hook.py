@@ -316,3 +316,37 @@ def test_bad_arguments(tmp_path, kwargs, error, message):
 def test_missing_checkpoint_dir_is_a_type_error():
     with pytest.raises(TypeError, match="checkpoint_dir=None"):
         km.CheckpointSaverHook(None, save_steps=1)
+
+
+def test_a_save_logs_one_line(tmp_path, caplog):
+    """TF1's "Saving checkpoints for N into PATH." and nothing else at INFO
+    (no listener lines without listeners, no TF sharding timings)."""
+    import logging
+
+    w = tf.Variable(0.0)
+    with caplog.at_level(logging.INFO):
+        with km.MonitoredTrainingSession(
+            checkpoint_dir=str(tmp_path),
+            scaffold=km.Scaffold(checkpoint=tf.train.Checkpoint(w=w)),
+            save_checkpoint_steps=1,
+            save_summaries_steps=None,
+            log_step_count_steps=None,
+            hooks=[km.hooks.StopAtStepHook(last_step=3)],
+        ) as sess:
+            while not sess.should_stop():
+                sess.run(lambda: {"w": w.assign_add(1.0)})
+    about_saves = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.INFO
+        and (
+            "checkpoint" in r.getMessage().lower()
+            or "Sharding" in r.getMessage()
+        )
+        and "Restored" not in r.getMessage()
+        and r.getMessage() != "Create CheckpointSaverHook."  # TF1's, once
+    ]
+    path = os.path.join(str(tmp_path), "model.ckpt")
+    assert about_saves == [
+        f"Saving checkpoints for {step} into {path}." for step in (0, 1, 2, 3)
+    ], about_saves

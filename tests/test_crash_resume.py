@@ -18,7 +18,7 @@ import time
 import tensorflow as tf
 
 import keras_monitored as km
-from examples import train as example
+from examples import common as example
 from tests.crash import abandon
 from tests.programs import killed_after_steps
 

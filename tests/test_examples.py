@@ -17,6 +17,8 @@ import portpicker
 import pytest
 import tensorflow as tf
 
+from examples.common import build_model
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
 
@@ -103,6 +105,79 @@ def test_fit_with_hooks_example(tmp_path):
     assert done_step(result) == 150
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-150")
     assert "global_step/sec" in result.stderr and "step = 101" in result.stderr
+
+
+def test_fit_with_hooks_example_honours_its_flags(tmp_path):
+    result = run(
+        "examples/fit_with_hooks.py",
+        f"--checkpoint_dir={tmp_path}",
+        "--max_steps=55",
+        "--steps_per_loop=10",  # steps_per_execution: stops at 60, not 55
+        "--learning_rate=0",
+        "--log_step_count_steps=0",  # no StepCounterHook
+        "--save_checkpoint_steps=1000",
+    )
+    assert done_step(result) == 60
+    assert "global_step/sec" not in result.stderr
+    saved = sorted(
+        int(path.rsplit("-", 1)[1])
+        for path in tf.train.get_checkpoint_state(
+            str(tmp_path)
+        ).all_model_checkpoint_paths
+    )
+    assert saved == [0, 60]
+    weights = []
+    for step in saved:
+        model = build_model()
+        tf.train.Checkpoint(model=model).read(
+            str(tmp_path / f"model.ckpt-{step}")
+        ).expect_partial().assert_existing_objects_matched()
+        weights.append(model.get_weights())
+    for before, after in zip(*weights):  # --learning_rate=0: nothing moved
+        np.testing.assert_array_equal(before, after)
+
+
+def test_help_lists_km_flags_as_the_binary_s_with_one_default_each():
+    for script, absent in (
+        ("examples/train.py", ()),
+        (
+            "examples/fit_with_hooks.py",
+            (
+                "--save_summaries_steps",
+                "--keep_checkpoint_max",
+                "--[no]async_checkpoint",
+                "--[no]checkpoint_input",
+            ),
+        ),
+    ):
+        result = run(script, "--help")
+        assert result.returncode == 1, result.stderr[-3000:]  # absl's --help
+        text = result.stdout
+        for flag in ("--checkpoint_dir", "--max_steps", "--strategy"):
+            assert f"  {flag}:" in text, (script, text)
+        for flag in absent:
+            assert f"  {flag}:" not in text, (script, flag)
+        # One default per flag: absl's line, never a second one in km's text.
+        entries = re.split(r"\n  --", text.split(f"{script}:", 1)[1])
+        for entry in entries:
+            assert entry.count("default:") <= 1, (script, entry)
+
+
+@pytest.mark.parametrize(
+    "script", ["examples/train.py", "examples/fit_with_hooks.py"]
+)
+def test_an_unusable_checkpoint_dir_fails_at_start_naming_the_flag(
+    tmp_path, script
+):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    result = run(script, f"--checkpoint_dir={blocker / 'run'}")
+    assert result.returncode == 1
+    last = [line for line in result.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith(
+        f"flag --checkpoint_dir={str(blocker / 'run')!r} cannot be used: "
+    ), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
 
 
 def test_tf1_program_and_its_migrated_twin_train_alike(tmp_path):

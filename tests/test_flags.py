@@ -161,7 +161,6 @@ def test_summary_flags_and_an_explicit_strategy(tmp_path, mirrored):
 @pytest.mark.parametrize(
     "tf_config, expected",
     [
-        pytest.param("not json", "default", id="malformed"),
         pytest.param(
             json.dumps(
                 {

@@ -350,8 +350,12 @@ def test_a_second_fit_resumes_from_the_hooks_checkpoint(tmp_path):
     second = make_model()
     assert not np.allclose(second.get_weights()[0], weights[0])  # a fresh start
     seen = []
+    # Restored before the first batch (after every callback's
+    # on_train_begin: a BackupAndRestore would decide instead).
     spy = keras.callbacks.LambdaCallback(
-        on_train_begin=lambda logs: seen.append(second.get_weights())
+        on_train_batch_begin=lambda batch, logs: seen.append(
+            second.get_weights()
+        )
     )
     # Restored: iterations 6 (so StopAtStepHook(num_steps=6) ends at 12), the
     # logger's cadence (next line at step 11, not at once), the weights.

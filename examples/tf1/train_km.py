@@ -40,13 +40,18 @@ def main(argv):
     del argv
     x, y = data()
     w1_init, w2_init = initial_weights()
-    batches = iter(
-        tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(BATCH)
-    )
-    w1 = tf.Variable(w1_init, name="w1")
-    b1 = tf.Variable(tf.zeros([16]), name="b1")
-    w2 = tf.Variable(w2_init, name="w2")
-    b2 = tf.Variable(tf.zeros([1]), name="b2")
+    # --strategy: variables are created under its scope, and the dataset
+    # is distributed to its replicas.
+    strategy = km_flags.strategy_from_flags()
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(BATCH)
+    if strategy is not tf.distribute.get_strategy():
+        dataset = strategy.experimental_distribute_dataset(dataset)
+    batches = iter(dataset)
+    with strategy.scope():
+        w1 = tf.Variable(w1_init, name="w1")
+        b1 = tf.Variable(tf.zeros([16]), name="b1")
+        w2 = tf.Variable(w2_init, name="w2")
+        b2 = tf.Variable(tf.zeros([1]), name="b2")
     variables = [w1, b1, w2, b2]
 
     def train_step(batch):
@@ -78,7 +83,9 @@ def main(argv):
         RecordLoss(),
     ]
     scaffold = km.Scaffold(checkpoint=dict(w1=w1, b1=b1, w2=w2, b2=b2))
-    with km_flags.session_from_flags(scaffold=scaffold, hooks=hooks) as sess:
+    with km_flags.session_from_flags(
+        scaffold=scaffold, hooks=hooks, strategy=strategy
+    ) as sess:
         while not sess.should_stop():
             sess.run(train_step, feed_dict={"batch": batches})
     print(json.dumps({"losses": losses}), flush=True)

@@ -237,13 +237,16 @@ class CheckpointSaverHook(SessionRunHook):
         (in the `after_save` of this save, or of the previous one if its
         files were completed only now)."""
         should_stop = self._announce(session, wait=True)
-        logging.info(
-            "Calling checkpoint listeners before saving checkpoint %d...", step
-        )
+        if self._listeners:
+            logging.info(
+                "Calling checkpoint listeners before saving checkpoint %d...",
+                step,
+            )
         for listener in self._listeners:
             listener.before_save(session, step)
+        # The one line a save logs (TF1's words; where it really goes).
         logging.info(
-            "Saving checkpoints for %d into %s.", step, self._writer.save_path
+            "Saving checkpoints for %d into %s.", step, self._writer.destination
         )
         self._writer.save(step)
         self._unannounced = (step, True)
@@ -275,9 +278,11 @@ class CheckpointSaverHook(SessionRunHook):
             self._unannounced = None  # its write failed: no after_save
             raise
         self._unannounced = None
-        logging.info(
-            "Calling checkpoint listeners after saving checkpoint %d...", step
-        )
+        if self._listeners:
+            logging.info(
+                "Calling checkpoint listeners after saving checkpoint %d...",
+                step,
+            )
         should_stop = False
         for listener in self._listeners:
             if listener.after_save(session, step):
