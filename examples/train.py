@@ -14,6 +14,9 @@ it and exits with code 42 (km.PREEMPTED_EXIT_CODE); a restart resumes there.
     tensorboard --logdir "$TMPDIR/keras_monitored_example"
 
 Under --strategy=multi_worker_mirrored, start one process per TF_CONFIG task.
+With `ps` tasks in TF_CONFIG (--strategy=auto picks parameter_server), the
+same binary runs as any of the three roles: `worker` and `ps` tasks serve,
+the `chief` trains (docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ FLAGS.set_default("save_summaries_steps", 20)
 
 def main(argv):
     del argv
+    # A parameter-server job's worker and ps tasks serve here (and never
+    # return); every other task goes on.
+    km_flags.run_server()
     strategy = km_flags.strategy_from_flags()
     keras.utils.set_random_seed(FLAGS.seed)  # the same start in every run
     with strategy.scope():
@@ -67,9 +73,12 @@ def main(argv):
             optimizer=optimizer
         )  # callbacks reach the optimizer through the model
     dataset = synthetic_dataset(FLAGS.batch_size)
-    if strategy is not tf.distribute.get_strategy():
-        dataset = strategy.experimental_distribute_dataset(dataset)
-    batches = iter(dataset)
+    if isinstance(strategy, tf.distribute.ParameterServerStrategy):
+        batches = dataset  # km iterates a copy of it on each worker
+    else:
+        if strategy is not tf.distribute.get_strategy():
+            dataset = strategy.experimental_distribute_dataset(dataset)
+        batches = iter(dataset)
 
     def train_step(batch):
         x, y = batch

@@ -5,6 +5,7 @@ Import as `import keras_monitored as km`.
 
 from keras_monitored import distribute, hooks
 from keras_monitored._preemption import PREEMPTED_EXIT_CODE
+from keras_monitored._ps_session import ParameterServerLostError
 from keras_monitored.callback_hook import CallbackHook
 from keras_monitored.exposed_tensors import expose
 from keras_monitored.global_step import (
@@ -71,6 +72,7 @@ __all__ = [
     "NanLossDuringTrainingError",
     "NanTensorHook",
     "PREEMPTED_EXIT_CODE",
+    "ParameterServerLostError",
     "ProfilerHook",
     "ProgressBarHook",
     "Scaffold",

@@ -377,6 +377,11 @@ def variable_components(variable: Any) -> list:
     values = getattr(inner, "values", None)
     if isinstance(inner, tf.distribute.DistributedValues) and values:
         parts.extend(values)
+    # ParameterServerStrategy: an AggregatingVariable around the variable
+    # on the ps task (the one a traced step captures).
+    wrapped = getattr(inner, "_v", None)
+    if isinstance(wrapped, tf.Variable):
+        parts.append(wrapped)
     return parts
 
 

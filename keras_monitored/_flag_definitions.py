@@ -21,6 +21,7 @@ STRATEGIES = (
     "one_device",
     "mirrored",
     "multi_worker_mirrored",
+    "parameter_server",
     "tpu",
 )
 
@@ -128,6 +129,7 @@ SPECS: dict[str, _Spec] = {
             "auto",
             STRATEGIES,
             "tf.distribute strategy. auto: tpu with --tpu, "
+            "parameter_server when TF_CONFIG has ps tasks, "
             "multi_worker_mirrored when TF_CONFIG names more than one task, "
             "mirrored with more than one GPU, else default.",
             flag_values=values,
@@ -135,6 +137,18 @@ SPECS: dict[str, _Spec] = {
     ),
     "tpu": _string(
         "TPU name or grpc:// address (implies --strategy=tpu under auto)."
+    ),
+    "peer_timeout_secs": _Spec(
+        _NUMBER,
+        lambda name, values: flags.DEFINE_float(
+            name,
+            300.0,
+            "multi_worker_mirrored: seconds to wait for the cluster's other "
+            "tasks to start before giving up (0: leave the wait to "
+            "TensorFlow, which has no timeout).",
+            lower_bound=0.0,
+            flag_values=values,
+        ),
     ),
 }
 

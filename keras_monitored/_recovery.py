@@ -82,6 +82,10 @@ def with_recovery(
         except PREEMPTION_ERRORS as error:
             if not should_recover:
                 raise
+            if getattr(error, "restart_required", False):
+                # A lost parameter server took variables this process
+                # cannot re-create: the error says to restart the chief.
+                raise
             if collective:
                 logging.error(
                     "%s under a collective strategy: a peer worker failed. "

@@ -3,7 +3,8 @@
 
 One step: advance graph iterators among the feeds, run the step per replica
 (`strategy.run`, with the step's `tf.summary` calls recorded on chosen
-steps), reduce per-replica outputs, then advance the global step -- only once
+steps), reduce per-replica outputs (floating ones averaged over every
+replica, other workers' too), then advance the global step -- only once
 every stateful op of the step has succeeded. A loop of N steps runs that in
 a `tf.while_loop` and returns the last step's outputs.
 """
@@ -31,18 +32,57 @@ def is_graph_iterator(value: Any) -> bool:
     )
 
 
-def _reduce_replicas(strategy: tf.distribute.Strategy, value: Any) -> Any:
-    """Averages floating per-replica values; takes the first replica's others."""
+def spans_workers(strategy: tf.distribute.Strategy) -> bool:
+    """True when some of the strategy's replicas run in other processes
+    (MultiWorkerMirroredStrategy with more than one worker, a TPU pod)."""
+    try:
+        local = len(strategy.extended.worker_devices)
+    except (AttributeError, NotImplementedError, RuntimeError):
+        return False  # the default strategy: one replica, here
+    return strategy.num_replicas_in_sync > local
+
+
+def _is_floating_tensor(value: Any) -> bool:
+    return isinstance(value, tf.Tensor) and value.dtype.is_floating
+
+
+def _average_across_workers(value: Any) -> Any:
+    """In replica context: every floating tensor of `value` replaced by its
+    mean over all replicas of every worker (one batched all-reduce per
+    dtype, in the order the dtypes first appear: the same on every worker,
+    which traces the same step)."""
+    flat = tf.nest.flatten(value)
+    by_dtype: dict[tf.DType, list[int]] = {}
+    for position, leaf in enumerate(flat):
+        if _is_floating_tensor(leaf):
+            by_dtype.setdefault(leaf.dtype, []).append(position)
+    context = tf.distribute.get_replica_context()
+    for positions in by_dtype.values():
+        averaged = context.all_reduce(
+            tf.distribute.ReduceOp.MEAN, [flat[i] for i in positions]
+        )
+        for position, leaf in zip(positions, averaged):
+            flat[position] = leaf
+    return tf.nest.pack_sequence_as(value, flat)
+
+
+def _reduce_replicas(
+    strategy: tf.distribute.Strategy, value: Any, averaged: bool = False
+) -> Any:
+    """Averages floating per-replica values; takes the first replica's others.
+
+    Args:
+      strategy: the strategy the values come from.
+      value: `strategy.run`'s result.
+      averaged: the replicas averaged their floating values already
+        (`_average_across_workers`): take the first replica's of all.
+    """
 
     def reduce(leaf):
         if not isinstance(leaf, tf.distribute.DistributedValues):
             return leaf
         local = strategy.experimental_local_results(leaf)
-        if (
-            local
-            and isinstance(local[0], tf.Tensor)
-            and local[0].dtype.is_floating
-        ):
+        if not averaged and local and _is_floating_tensor(local[0]):
             return strategy.reduce(tf.distribute.ReduceOp.MEAN, leaf, axis=None)
         return local[0]
 
@@ -141,6 +181,12 @@ def compile_step(
       summary_recorder: records the step's `tf.summary` calls, or None.
     """
     advanced = global_step if advance_global_step else None
+    # With replicas in other processes, `strategy.run` returns a worker's
+    # own replicas' values only (a plain tensor with one local replica):
+    # average floating outputs over all replicas inside the step, where
+    # every worker runs the same all-reduce in the same place. Within one
+    # process, `strategy.reduce` averages them (no collective for that).
+    across_workers = spans_workers(strategy)
 
     def replica_step(feeds):
         with exposed_tensors.collecting() as exposed:
@@ -153,6 +199,8 @@ def compile_step(
                     f"km.expose names {clashes} are also outputs returned by "
                     "the step function; use different names."
                 )
+        if across_workers:
+            return _average_across_workers((outputs, dict(exposed)))
         return outputs, dict(exposed)
 
     def step_body(feeds, summary_targets):
@@ -167,8 +215,8 @@ def compile_step(
             with summary_recorder.recording(summary_step, summary_targets):
                 outputs, exposed = strategy.run(replica_step, args=(feeds,))
         return (
-            _reduce_replicas(strategy, outputs),
-            _reduce_replicas(strategy, exposed),
+            _reduce_replicas(strategy, outputs, across_workers),
+            _reduce_replicas(strategy, exposed, across_workers),
             tf.constant(True),
         )
 

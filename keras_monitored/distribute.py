@@ -1,5 +1,6 @@
 """Strategy helpers: the TPU strategy behind a TF1 `master` / `--tpu`
-address, and a strategy's place in a multi-worker job."""
+address, a strategy's place in a multi-worker job, and waiting (in Python,
+interruptible, with a timeout) for a multi-worker job's other tasks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,21 @@ from typing import Any
 import tensorflow as tf
 
 from keras_monitored import _validation
+from keras_monitored._peer_wait import (
+    DEFAULT_PEER_TIMEOUT_SECS,
+    PeerWaitInterruptedError,
+    PeerWaitTimeoutError,
+    wait_for_peers,
+)
+
+__all__ = [
+    "DEFAULT_PEER_TIMEOUT_SECS",
+    "PeerWaitInterruptedError",
+    "PeerWaitTimeoutError",
+    "is_tpu",
+    "tpu_strategy",
+    "wait_for_peers",
+]
 
 
 def tpu_strategy(

@@ -29,6 +29,7 @@ import tensorflow as tf
 from absl import flags
 
 from keras_monitored import _flag_definitions, _validation, distribute
+from keras_monitored import _ps_cluster as ps_cluster
 from keras_monitored import _roles as roles
 from keras_monitored._checkpoint_directory import (
     UnusableDirectoryError,
@@ -62,7 +63,7 @@ def define_flags(
     Flags: --checkpoint_dir --summary_dir --max_steps --save_checkpoint_steps
     --save_checkpoint_secs --save_summaries_steps --log_step_count_steps
     --keep_checkpoint_max --steps_per_loop --async_checkpoint
-    --checkpoint_input --strategy --tpu.
+    --checkpoint_input --strategy --tpu --peer_timeout_secs.
 
     A flag the program already defines under one of these names is reused
     when it fits (a string flag for --checkpoint_dir, --summary_dir, --tpu;
@@ -131,6 +132,8 @@ def strategy_name(flag_values: flags.FlagValues = FLAGS) -> str:
         return name
     if tpu is not None:
         return "tpu"
+    if ps_cluster.has_parameter_servers():
+        return "parameter_server"
     if roles.cluster_tasks() > 1:
         return "multi_worker_mirrored"
     if len(tf.config.list_physical_devices("GPU")) > 1:
@@ -152,6 +155,10 @@ def strategy_from_flags(
 
     Raises:
       ValueError: see `strategy_name`.
+      keras_monitored.distribute.PeerWaitTimeoutError: multi_worker_mirrored
+        and parameter_server only: the cluster's other tasks did not all
+        start within --peer_timeout_secs (see
+        `km.distribute.wait_for_peers`).
     """
     name = strategy_name(flag_values)
     tpu = _value(flag_values, "tpu")
@@ -169,11 +176,32 @@ def strategy_from_flags(
         elif name == "mirrored":
             strategy = tf.distribute.MirroredStrategy()
         elif name == "multi_worker_mirrored":
+            # In Python, where SIGTERM, Ctrl-C and a timeout can end it.
+            distribute.wait_for_peers(_value(flag_values, "peer_timeout_secs"))
             strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        elif name == "parameter_server":
+            ps_cluster.check_chief()
+            distribute.wait_for_peers(_value(flag_values, "peer_timeout_secs"))
+            strategy = ps_cluster.parameter_server_strategy()
         else:
             strategy = distribute.tpu_strategy(tpu or "")
         made[key] = strategy
     return strategy
+
+
+def run_server() -> None:
+    """Serves, and never returns, on the `worker` and `ps` tasks of a
+    parameter-server job; returns at once on any other task.
+
+    Call it first thing in `main`: TF1 programs started a
+    `tf.train.Server` in every task; under TF2's ParameterServerStrategy the
+    `worker` and `ps` tasks only serve (the chief schedules the steps on
+    them), so one binary runs as any of the three roles from TF_CONFIG.
+
+    Raises:
+      ValueError: TF_CONFIG is not valid JSON.
+    """
+    ps_cluster.run_server()
 
 
 def _default_if_unset(value: Any, default: Any) -> Any:

@@ -21,6 +21,10 @@ from keras_monitored._checkpoint_directory import (
 )
 from keras_monitored._checkpointing import SessionCheckpoints
 from keras_monitored._eager_guard import check_eager
+from keras_monitored._ps_session import (
+    ParameterServerSession,
+    is_parameter_server_strategy,
+)
 from keras_monitored._restore import RestoreOptions
 from keras_monitored._session_options import SessionOptions
 from keras_monitored._worker_agreement import agreed_checkpoint
@@ -152,7 +156,12 @@ class SessionCreator(abc.ABC):
 
     def _new_session(self) -> StepSession:
         self.prepare()
-        return StepSession(
+        session_class = (
+            ParameterServerSession
+            if is_parameter_server_strategy(self._strategy)
+            else StepSession
+        )
+        return session_class(
             options=self._options,
             global_step=self._global_step,
             advance_global_step=self._scaffold.global_step is None,

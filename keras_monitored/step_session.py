@@ -108,6 +108,24 @@ def _compile_key(step_fn: StepFn) -> Any:
     )
 
 
+def check_one_step_per_host_feed(host_fed: bool, num_steps: int) -> None:
+    """Refuses a loop of steps fed by a Python iterator (advanced on the
+    host, once per call).
+
+    Raises:
+      ValueError: `num_steps` > 1 with a host-fed step.
+    """
+    if host_fed and num_steps > 1:
+        raise ValueError(
+            _validation.invalid(
+                "num_steps",
+                num_steps,
+                "1: a Python iterator feeds the step, so each call runs "
+                "one step",
+            )
+        )
+
+
 class StepSession(SessionHandle):
     """Runs compiled steps and reads fetches for one monitored session.
 
@@ -286,15 +304,7 @@ class StepSession(SessionHandle):
             # checkpoint_input: iterators fed for the first time join the
             # checkpoint now (a restored position is applied to them).
             inputs.track(prepared)
-        if host_fed and num_steps > 1:
-            raise ValueError(
-                _validation.invalid(
-                    "num_steps",
-                    num_steps,
-                    "1: a Python iterator feeds the step, so each call runs "
-                    "one step",
-                )
-            )
+        check_one_step_per_host_feed(host_fed, num_steps)
         single, loop = self._compiled_for(step_fn)
         try:
             targets = (

@@ -121,6 +121,18 @@ def test_mirrored_matches_single_device(mirrored):
     assert isinstance(km.get_global_step(), tf.distribute.DistributedValues)
 
 
+def test_only_strategies_spanning_workers_average_inside_the_step(mirrored):
+    """In one process the outputs are reduced after the step: no collective
+    added inside it (MultiWorkerMirrored: see the multi-worker tests)."""
+    from keras_monitored import _step_compiler
+
+    assert not _step_compiler.spans_workers(tf.distribute.get_strategy())
+    assert not _step_compiler.spans_workers(mirrored)
+    assert not _step_compiler.spans_workers(
+        tf.distribute.OneDeviceStrategy("/cpu:0")
+    )
+
+
 def test_mirrored_plain_iterator_feed_and_steps_per_loop(mirrored):
     model, losses = train(mirrored, steps=9, distribute=False, steps_per_loop=4)
     assert (
@@ -443,6 +455,43 @@ def test_multi_worker_sigterm_to_one_worker_stops_both_at_its_step(tmp_path):
     assert_weights(checkpoint_weights(last), chief["weights"], exact=True)
     assert_trained_like_one_process(chief, worker, 13)
     assert only_chief_files(tmp_path / "ckpt")
+
+
+def test_multi_worker_losses_are_averaged_over_every_worker(tmp_path):
+    """Each worker computes its loss on its own half of the global batch;
+    the session returns (and hooks see) the mean over both workers' replicas:
+    on both workers the same value, the whole global batch's loss, which one
+    process computes from the same start. A non-chief worker's log says where
+    its part of each save really goes."""
+    processes, outputs, scratch = run_workers(
+        tmp_path, "losses", "--save_checkpoint_steps=3", "--last_step=6"
+    )
+    for process, output in zip(processes, outputs):
+        assert process.returncode == 0, output[-3000:]
+    chief, worker = results(tmp_path, "losses")
+    # Float outputs: identical on both workers, to the last bit; the int
+    # output is each worker's own (its first local replica's id).
+    assert [r[:4] for r in chief["losses"]] == [r[:4] for r in worker["losses"]]
+    assert [r[4] for r in chief["losses"]] == [0] * 6
+    assert [r[4] for r in worker["losses"]] == [1] * 6
+    assert [(step, runs) for step, runs, *_ in chief["losses"]] == [
+        (step, 1) for step in range(1, 7)
+    ]
+    _, expected = mwms_train.reference_run(
+        [np.asarray(w, np.float32) for w in chief["start_weights"]], 6
+    )
+    np.testing.assert_allclose(
+        [r[2] for r in chief["losses"]], expected, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        [r[3] for r in chief["losses"]], expected, rtol=1e-5
+    )
+    # The worker saves into a scratch directory, and says so.
+    assert (
+        f"Saving checkpoints for 6 into a scratch directory under {scratch}"
+        in outputs[1]
+    ), outputs[1][-3000:]
+    assert f"Saving checkpoints for 6 into {tmp_path / 'ckpt'}" in outputs[0]
 
 
 def test_multi_worker_checkpoint_input_resumes_the_distributed_input(tmp_path):

@@ -77,8 +77,8 @@ def test_train_example_mirrored_strategy(tmp_path):
     [
         pytest.param("--max_steps=0", "flag --max_steps=0", id="max_steps"),
         pytest.param(
-            "--strategy=parameter_server",
-            "flag --strategy=parameter_server",
+            "--strategy=central_storage",
+            "flag --strategy=central_storage",
             id="strategy",
         ),
         pytest.param(

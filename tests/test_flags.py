@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 import tensorflow as tf
@@ -183,6 +184,58 @@ def test_auto_strategy_reads_tf_config(monkeypatch, tf_config, expected):
     assert km_flags.strategy_name(parsed()) == expected
 
 
+_PS_CLUSTER = {"chief": ["a:1"], "worker": ["b:2", "c:3"], "ps": ["d:4"]}
+
+
+def test_auto_strategy_is_parameter_server_with_ps_tasks(monkeypatch):
+    # Before: multi_worker_mirrored -- a PS job silently became another one.
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps(
+            {"cluster": _PS_CLUSTER, "task": {"type": "chief", "index": 0}}
+        ),
+    )
+    assert km_flags.strategy_name(parsed()) == "parameter_server"
+
+
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        (
+            {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker"}},
+            "needs a TF_CONFIG whose cluster has 'ps' tasks",
+        ),
+        (
+            {"cluster": _PS_CLUSTER, "task": {"type": "worker", "index": 1}},
+            "This task is worker:1; under ParameterServerStrategy only the "
+            "'chief' task runs the training program. Call "
+            "km.flags.run_server()",
+        ),
+    ],
+)
+def test_parameter_server_strategy_where_it_cannot_work(
+    monkeypatch, tf_config, message
+):
+    monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    values = parsed("--strategy=parameter_server")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        km_flags.strategy_from_flags(values)
+
+
+def test_run_server_returns_where_there_is_nothing_to_serve(monkeypatch):
+    # No TF_CONFIG, a MultiWorkerMirrored worker, a PS job's chief.
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    km_flags.run_server()
+    for cluster, task in (
+        ({"worker": ["a:1", "b:2"]}, {"type": "worker", "index": 0}),
+        (_PS_CLUSTER, {"type": "chief", "index": 0}),
+    ):
+        monkeypatch.setenv(
+            "TF_CONFIG", json.dumps({"cluster": cluster, "task": task})
+        )
+        km_flags.run_server()
+
+
 # -- a binary that defines some of km's names itself -------------------------
 
 
@@ -325,10 +378,10 @@ def test_a_reused_strategy_flag_with_a_name_km_does_not_know():
     values = flags.FlagValues()
     flags.DEFINE_string("strategy", "mirrored", "Own.", flag_values=values)
     km_flags.define_flags(values)
-    values(["prog", "--strategy=parameter_server"])
+    values(["prog", "--strategy=central_storage"])
     with pytest.raises(
         ValueError,
-        match=r"--strategy.*'parameter_server'.*one of auto, default",
+        match=r"--strategy.*'central_storage'.*one of auto, default",
     ):
         km_flags.strategy_from_flags(values)
 

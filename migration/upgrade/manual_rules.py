@@ -83,15 +83,18 @@ MANUAL_RULES: tuple[ManualRule, ...] = (
         ("train.Server", "train.ClusterSpec", "distribute.Server"),
         "a TF1 cluster server",
         "describe the cluster in TF_CONFIG and train with a tf.distribute "
-        "strategy (--strategy=multi_worker_mirrored, synchronous); "
-        "keras_monitored derives chief/worker roles from TF_CONFIG",
+        "strategy: with ps tasks, --strategy=parameter_server (add a chief "
+        "task; call km_flags.run_server() first in main: worker and ps "
+        "tasks serve there), without them --strategy=multi_worker_mirrored "
+        "(synchronous); keras_monitored derives the roles from TF_CONFIG",
     ),
     ManualRule(
         ("train.replica_device_setter",),
         "TF1 parameter-server device placement",
-        "create the model and optimizer under strategy.scope() (Mirrored / "
-        "MultiWorkerMirrored place the replicas) and drop the "
-        "`with tf.device(...)` around them",
+        "create the model and optimizer under the scope() of "
+        "--strategy=parameter_server (a ParameterServerStrategy puts the "
+        "variables on the ps tasks) and drop the `with tf.device(...)` "
+        "around them",
     ),
     ManualRule(
         ("train.SyncReplicasOptimizer",),

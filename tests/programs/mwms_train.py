@@ -3,8 +3,9 @@ environment) training a Keras model through km.MonitoredTrainingSession.
 
 Writes a JSON result file once the session is created (its global step and
 weights then: what it restored) and again at the end (global step, weights,
-saves). `reference_weights` trains the same model on the same global batches
-in one process: what the job must arrive at (tests/test_distributed.py).
+saves, the loss each run returned). `reference_run` trains the same model on
+the same global batches in one process: the weights and losses the job must
+arrive at (tests/test_distributed.py).
 """
 
 from __future__ import annotations
@@ -91,9 +92,11 @@ def global_batches():
     )
 
 
-def reference_weights(start_weights, steps):
-    """The weights `steps` SGD steps on the first global batches lead to from
-    `start_weights`, computed in one process without a strategy."""
+def reference_run(start_weights, steps):
+    """(weights, losses): the weights `steps` SGD steps on the first global
+    batches lead to from `start_weights`, and each step's loss (the mean
+    over its whole global batch), computed in one process without a
+    strategy."""
     import keras
     import tensorflow as tf
 
@@ -110,10 +113,17 @@ def reference_weights(start_weights, steps):
             loss = tf.reduce_sum(per_example) / GLOBAL_BATCH
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
 
-    for xb, yb in global_batches().take(steps):
-        train_step(xb, yb)
-    return model.get_weights()
+    losses = [
+        float(train_step(xb, yb)) for xb, yb in global_batches().take(steps)
+    ]
+    return model.get_weights(), losses
+
+
+def reference_weights(start_weights, steps):
+    """The weights of `reference_run`."""
+    return reference_run(start_weights, steps)[0]
 
 
 def write_result(result: dict) -> None:
@@ -125,12 +135,14 @@ def write_result(result: dict) -> None:
 
 def main(argv):
     del argv
-    import tensorflow as tf  # after absl parsed flags; MWMS must be created first
-
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    import keras
+    import tensorflow as tf  # after absl parsed flags
 
     import keras_monitored as km
+
+    # What strategy_from_flags does: wait for the other worker in Python.
+    km.distribute.wait_for_peers()
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    import keras
 
     with strategy.scope():
         model = build_model()
@@ -157,7 +169,43 @@ def main(argv):
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         tf.summary.scalar("loss", tf.reduce_mean(per_example))
-        return {"loss": tf.reduce_mean(per_example)}
+        loss = tf.reduce_mean(per_example)
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        # Floating outputs (of any float dtype) are averaged over every
+        # worker's replicas; others are this worker's first replica's.
+        return {
+            "loss": loss,
+            "loss64": tf.cast(loss, tf.float64),
+            "replica": replica,
+        }
+
+    losses = []
+
+    class Losses(km.SessionRunHook):
+        """Records (global step after the run, steps run, its loss, its
+        float64 loss, its replica id)."""
+
+        def before_run(self, run_context):
+            return km.SessionRunArgs(
+                {
+                    "step": "global_step",
+                    "loss": "loss",
+                    "loss64": "loss64",
+                    "replica": "replica",
+                }
+            )
+
+        def after_run(self, run_context, run_values):
+            results = run_values.results
+            losses.append(
+                [
+                    int(results["step"]),
+                    run_context.num_steps,
+                    float(results["loss"]),
+                    float(results["loss64"]),
+                    int(results["replica"]),
+                ]
+            )
 
     class KillAt(km.SessionRunHook):
         def before_run(self, run_context):
@@ -197,7 +245,11 @@ def main(argv):
             strategy=strategy,
             steps_per_loop=FLAGS.steps_per_loop,
             checkpoint_input=FLAGS.checkpoint_input,
-            hooks=[km.StopAtStepHook(last_step=FLAGS.last_step), KillAt()],
+            hooks=[
+                km.StopAtStepHook(last_step=FLAGS.last_step),
+                KillAt(),
+                Losses(),
+            ],
             chief_only_hooks=chief_only,
         ) as sess,
     ):
@@ -213,6 +265,7 @@ def main(argv):
     result["global_step"] = int(km.get_global_step().numpy())
     result["weights"] = [w.tolist() for w in model.get_weights()]
     result["saves"] = saves
+    result["losses"] = losses
     write_result(result)
     return km.PREEMPTED_EXIT_CODE if result["preempted"] else 0
 
