@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -42,6 +43,7 @@ from benchmarks import common  # noqa: E402
 TARGET = 0.10
 # Steps timed after each save, by when the background write has ended.
 AFTER = 10
+BLOCKED_KEYS = ("blocked", "after_save_extra", "total_extra", "normal_step")
 
 
 def make_session(directory: str, async_checkpoint: bool, save_steps: int):
@@ -108,6 +110,85 @@ def one_interval(session, train_step, optimizer, save_steps: int) -> dict:
     }
 
 
+class CheckpointSuite:
+    """The runner's `checkpoint` suite: one save interval per round in a
+    sync and an async session, in a rotating order.
+
+    Args:
+      save_steps: steps between saves.
+    """
+
+    name = "checkpoint"
+    title = (
+        "Checkpoint saves: time blocked, synchronous vs async_checkpoint=True"
+    )
+
+    def __init__(self, save_steps: int = 40):
+        self.save_steps = save_steps
+        self.sessions: dict[str, Any] = {}
+        self.rounds: dict[str, list[dict]] = {"sync": [], "async": []}
+        self.megabytes = 0.0
+        self._root = ""
+
+    def build(self) -> None:
+        self._root = tempfile.mkdtemp(prefix="km_async_bench_")
+        for name in self.rounds:
+            self.sessions[name] = make_session(
+                os.path.join(self._root, name),
+                name == "async",
+                self.save_steps,
+            )
+        self.megabytes = self.sessions["sync"][3]
+
+    def run_round(self, round_index: int) -> None:
+        for name in common.rotated(list(self.rounds), round_index):
+            session, step, optimizer, _ = self.sessions[name]
+            self.rounds[name].append(
+                one_interval(session, step, optimizer, self.save_steps)
+            )
+
+    def close(self) -> None:
+        for session, *_ in self.sessions.values():
+            session.close()
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def result(self) -> dict[str, Any]:
+        ratios = [
+            a["blocked"] / s["blocked"]
+            for s, a in zip(self.rounds["sync"], self.rounds["async"])
+        ]
+        return {
+            "suite": self.name,
+            "title": self.title,
+            "notes": (
+                f"A ~{self.megabytes:.0f} MB MLP trained with Adam (a "
+                f"{3 * self.megabytes:.0f} MB checkpoint), saving every "
+                f"{self.save_steps} steps. Blocked = wall time of the run "
+                "call that saved minus the round's median step; 'after' = "
+                f"extra time of the save plus the {AFTER} steps after it "
+                "(the background write competes for the same CPUs)."
+            ),
+            "checkpoint_mb": 3 * self.megabytes,
+            "save_steps": self.save_steps,
+            "systems": {
+                name: {
+                    key: statistics.median(r[key] for r in rows)
+                    for key in BLOCKED_KEYS
+                }
+                | {"rounds": rows}
+                for name, rows in self.rounds.items()
+            },
+            "ratios": {
+                "async/sync": {
+                    "system": "async",
+                    "baseline": "sync",
+                    "kind": "blocked time",
+                }
+                | common.ratio_stats(ratios)
+            },
+        }
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
@@ -141,13 +222,7 @@ def main():
     ratio = statistics.median(ratios)
     results = {
         name: {
-            key: statistics.median(r[key] for r in rows)
-            for key in (
-                "blocked",
-                "after_save_extra",
-                "total_extra",
-                "normal_step",
-            )
+            key: statistics.median(r[key] for r in rows) for key in BLOCKED_KEYS
         }
         | {"rounds": rows}
         for name, rows in rounds.items()

@@ -1,5 +1,5 @@
 """Shared helpers for side-by-side benchmarks: interleaved repeats, medians,
-ratios, and one JSON result file per benchmark under benchmarks/results/."""
+per-round ratios, machine facts, and JSON results under benchmarks/results/."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from typing import Callable
-
-import tensorflow as tf
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -62,6 +61,8 @@ def report(
         }
         for k, v in times.items()
     }
+    import tensorflow as tf  # Imported here: peak_rss's launcher stays small.
+
     result = {
         "benchmark": name,
         "baseline": baseline,
@@ -85,3 +86,48 @@ def report(
     with open(os.path.join(RESULTS, f"{name}.json"), "w") as handle:
         json.dump(result, handle, indent=2)
     return result
+
+
+def machine_facts() -> dict:
+    """Facts about this machine and software that a reader of the results
+    needs: cores, Python/TF/Keras versions, the load average now."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "loadavg": list(os.getloadavg()),
+    }
+
+
+def rotated(items: list, round_index: int) -> list:
+    """`items` rotated left by `round_index`: round r starts with a
+    different system, so none always runs first (or last)."""
+    if not items:
+        return []
+    shift = round_index % len(items)
+    return items[shift:] + items[:shift]
+
+
+def ratio_stats(ratios: list[float]) -> dict:
+    """The median, min and max of per-round ratios (and the ratios)."""
+    return {
+        "median": statistics.median(ratios),
+        "min": min(ratios),
+        "max": max(ratios),
+        "per_round": ratios,
+    }
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr (the terminal, not the measurements:
+    absl logging stays at WARNING so hooks' log lines cost no I/O)."""
+    print(
+        f"[benchmarks {time.strftime('%H:%M:%S')}] {message}",
+        file=sys.stderr,
+        flush=True,
+    )
