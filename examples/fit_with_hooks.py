@@ -44,7 +44,6 @@ FLAGS.set_default(
     os.path.join(tempfile.gettempdir(), "keras_monitored_fit_example"),
 )
 FLAGS.set_default("max_steps", 1000)
-FLAGS.set_default("save_checkpoint_steps", 100)
 
 
 def main(argv):
@@ -69,10 +68,13 @@ def main(argv):
         ),
         km.hooks.CheckpointSaverHook(
             FLAGS.checkpoint_dir,
-            save_steps=FLAGS.save_checkpoint_steps,
-            save_secs=FLAGS.save_checkpoint_secs
+            # Every 100 steps unless a flag says otherwise (both: the hook
+            # refuses them, as TF1's did).
+            save_steps=100
             if FLAGS.save_checkpoint_steps is None
-            else None,
+            and FLAGS.save_checkpoint_secs is None
+            else FLAGS.save_checkpoint_steps,
+            save_secs=FLAGS.save_checkpoint_secs,
         ),
     ]
     if FLAGS.log_step_count_steps:

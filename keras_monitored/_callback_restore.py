@@ -5,9 +5,10 @@ optimizer, global step and the callbacks' state, restored when the session
 is created) and Keras's `BackupAndRestore` (weights and optimizer at an epoch
 boundary, loaded in `on_train_begin`; fit then starts at that epoch,
 `model._initial_epoch`). One of them decides, never both: km's checkpoint
-when the session restored one (it is as new as the backup or newer, and
-holds the callbacks' state), else the backup, and the session then resumes
-at the first step of the restored epoch, as fit resumes at that epoch.
+when the session restored one (it holds the callbacks' and hooks' state and
+the input position; a newer backup is then not used, and the log says so),
+else the backup, and the session then resumes at the first step of the
+restored epoch, as fit resumes at that epoch.
 
 Files callbacks append to (CSVLogger) are cut back to what they held when
 the checkpoint was written, so the steps run again do not log twice.
@@ -30,6 +31,31 @@ def backups(callbacks: list[Any]) -> list[keras.callbacks.BackupAndRestore]:
     return [
         c for c in callbacks if isinstance(c, keras.callbacks.BackupAndRestore)
     ]
+
+
+def check_backups_restore_everything(backups: list[Any], model: Any) -> None:
+    """Refuses BackupAndRestore where its backup would restore only part of
+    the training state.
+
+    Raises:
+      ValueError: BackupAndRestore with a model that is not compiled: its
+        backup (`model.save_weights`) would hold the weights without the
+        optimizer's state, a silently partial restore.
+    """
+    if not backups or model is None:
+        return
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError(
+            f"BackupAndRestore(backup_dir={backups[0].backup_dir!r}) cannot "
+            "restore this run: the model is not compiled, so its backup "
+            "(model.save_weights) would hold the weights but not your "
+            "optimizer's state (iterations, slots). Compile the model with "
+            "your optimizer (model.compile(optimizer=...)), or drop "
+            "BackupAndRestore and let km's checkpoints resume the run "
+            "(MonitoredTrainingSession(checkpoint_dir=...) with "
+            "km.Scaffold(checkpoint=tf.train.Checkpoint(model=..., "
+            "optimizer=...)))."
+        )
 
 
 def initial_epoch(model: Any) -> int | None:

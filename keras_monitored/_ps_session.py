@@ -79,8 +79,7 @@ class ParameterServerLostError(tf.errors.UnavailableError):
             getattr(cause, "node_def", None),
             getattr(cause, "op", None),
             "A parameter server of this ParameterServerStrategy job is "
-            f"unavailable ({type(cause).__name__}: "
-            f"{str(cause).splitlines()[0] if str(cause) else ''}). Its "
+            f"unavailable ({type(cause).__name__}: {cause}). Its "
             "variables are lost and cannot be re-created in this process: "
             "restart the chief once the parameter server is back; it "
             "resumes from the last checkpoint in checkpoint_dir.",
@@ -206,8 +205,11 @@ class _JoiningWriter:
         self._session = session
 
     def save(self, step: int) -> str:
+        """Joins, then saves under the global step the checkpoint holds (the
+        steps scheduled, or fewer if some failed)."""
+        del step
         self._session.join()
-        return self._writer.save(step)
+        return self._writer.save(int(self._session.global_step_value()))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._writer, name)
@@ -255,7 +257,9 @@ class ParameterServerSession(StepSession):
             if num_steps == 1
             else (loop, (prepared, tf.constant(num_steps, tf.int32), targets))
         )
-        if self._unsaved_check is not None:
+        if self._unsaved_check is not None and not self._unsaved_check.checked(
+            single
+        ):
             with self._strategy.scope():
                 self._unsaved_check.check_once(
                     single, function, self._traceable(args)
@@ -265,6 +269,10 @@ class ParameterServerSession(StepSession):
                 _outputs_only(function), args=args
             )
         except Exception as error:  # pylint: disable=broad-except
+            # An earlier step's error surfaced here: recount from the
+            # variable.
+            self._scheduled = None
+            self._host_step = None
             raise self._failure(error) from error
         self._scheduled += num_steps
         self._host_step = self._scheduled
@@ -293,6 +301,9 @@ class ParameterServerSession(StepSession):
         try:
             self._coordinator.join()
         except Exception as error:  # pylint: disable=broad-except
+            # Failed steps did not count: the variable says what did.
+            self._scheduled = None
+            self._host_step = None
             raise self._failure(error) from error
         if self._scheduled is not None:
             done = self._read_variable()
@@ -399,7 +410,7 @@ class ParameterServerSession(StepSession):
         own, which recovery does not retry)."""
         if isinstance(error, ParameterServerLostError):
             return error
-        if isinstance(error, tf.errors.UnavailableError) or _names_ps(error):
+        if _is_ps_failure(error):
             return ParameterServerLostError(error)
         return error
 
@@ -411,8 +422,14 @@ class _NoTarget:
         del value
 
 
-def _names_ps(error: Exception) -> bool:
-    return isinstance(error, tf.errors.OpError) and "/job:ps" in str(error)
+def _is_ps_failure(error: Exception) -> bool:
+    """A parameter server's failure, as TF's coordinator tells it: an
+    Unavailable or Aborted error that names a /job:ps task (reported by
+    gRPC from it, or from reading one of its variables). A step's own error
+    -- a bad index, the end of the data -- is not one."""
+    return isinstance(
+        error, (tf.errors.UnavailableError, tf.errors.AbortedError)
+    ) and "/job:ps" in str(error)
 
 
 def _is_per_worker(value: Any) -> bool:

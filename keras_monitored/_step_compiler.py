@@ -12,6 +12,7 @@ a `tf.while_loop` and returns the last step's outputs.
 from __future__ import annotations
 
 import inspect
+import weakref
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -121,6 +122,41 @@ def _check_outputs(step_fn: Callable[..., Any], outputs: Any) -> None:
     check("", outputs)
 
 
+# The keyword arguments of step functions seen (None: any), by function:
+# inspect.signature costs tens of microseconds, a step a few hundred.
+_KEYWORD_NAMES: "weakref.WeakKeyDictionary[Any, frozenset | None]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _keyword_names(step_fn: Callable[..., Any]) -> frozenset | None:
+    """The names `step_fn` takes as keyword arguments; None when it takes
+    any (`**kwargs`) or has no signature to check against."""
+    try:
+        return _KEYWORD_NAMES[step_fn]
+    except (KeyError, TypeError):
+        pass
+    try:
+        parameters = inspect.signature(step_fn).parameters.values()
+    except (TypeError, ValueError):
+        names = None  # the call itself will tell
+    else:
+        names = (
+            None
+            if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+            else frozenset(
+                p.name
+                for p in parameters
+                if p.kind is not inspect.Parameter.POSITIONAL_ONLY
+            )
+        )
+    try:
+        _KEYWORD_NAMES[step_fn] = names
+    except TypeError:
+        pass  # not weakly referenceable: checked every time
+    return names
+
+
 def check_feeds_taken(
     step_fn: Callable[..., Any], feeds: Mapping[str, Any]
 ) -> None:
@@ -132,17 +168,9 @@ def check_feeds_taken(
     """
     if not feeds:
         return
-    try:
-        parameters = inspect.signature(step_fn).parameters.values()
-    except (TypeError, ValueError):
-        return  # No signature to check against: the call itself will tell.
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+    names = _keyword_names(step_fn)
+    if names is None:
         return
-    names = {
-        p.name
-        for p in parameters
-        if p.kind is not inspect.Parameter.POSITIONAL_ONLY
-    }
     unknown = sorted(map(repr, set(feeds) - names))
     if unknown:
         step_name = getattr(step_fn, "__qualname__", repr(step_fn))

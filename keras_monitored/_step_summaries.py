@@ -49,6 +49,8 @@ class StepSummaryRecorder:
             self.writer = destination
         self.targets: list[int] = []
         self._traced = False
+        self._tensor_key: tuple[int, ...] | None = None
+        self._tensor: tf.Tensor | None = None
 
     def add_target(self) -> SummaryTarget:
         """A new target for one hook (initially: record nothing).
@@ -65,8 +67,13 @@ class StepSummaryRecorder:
         return SummaryTarget(self.targets, len(self.targets) - 1)
 
     def targets_tensor(self) -> tf.Tensor:
-        """The steps to record, as the compiled step's input."""
-        return tf.constant(self.targets, tf.int64, shape=[len(self.targets)])
+        """The steps to record, as the compiled step's input (made again
+        only when a target changed: most steps change none)."""
+        key = tuple(self.targets)
+        if key != self._tensor_key:
+            self._tensor_key = key
+            self._tensor = tf.constant(key, tf.int64, shape=[len(key)])
+        return self._tensor
 
     @contextlib.contextmanager
     def recording(

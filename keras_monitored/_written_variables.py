@@ -90,6 +90,10 @@ class UnsavedVariablesCheck:
         if all(root is not known for known in self._roots):
             self._roots.append(root)
 
+    def checked(self, key: Any) -> bool:
+        """True once `key` (a compiled step) was checked."""
+        return key in self._checked
+
     def check_once(self, key: Any, function: Any, args: tuple) -> None:
         """Traces `function(*args)` (the trace the call then reuses) and
         checks what it writes, the first time `key` is seen.

@@ -148,6 +148,7 @@ class CallbackHook(SessionRunHook):
             self._callbacks, add_history=True, model=self._model
         )
         self._backups = _callback_restore.backups(self._callbacks)
+        _callback_restore.check_backups_restore_everything(self._backups, model)
         self._started = False
         self._pending_state: dict[str, Any] | None = None
         self._last_global_step = 0
@@ -157,6 +158,9 @@ class CallbackHook(SessionRunHook):
         self._warned_monitors: set[int] = set()
         self._skip_run = False
         self._run_start = 0
+        # The state before `end` closed a partial epoch: what a resumed run
+        # continues from (the epoch goes on; its early close is undone).
+        self._end_state: dict[str, Any] | None = None
 
     @property
     def callbacks(self) -> list[keras.callbacks.Callback]:
@@ -169,7 +173,16 @@ class CallbackHook(SessionRunHook):
         self._last_global_step = int(session.run("global_step"))
         if self._started:
             # Recreated after a failure: the variables went back to the
-            # restored checkpoint, so do the callbacks and the epoch.
+            # restored checkpoint, so do the callbacks, their files and the
+            # epoch.
+            state = self._pending_state or {}
+            _callback_restore.cut_files_back(
+                self._callbacks, state.get("files") or {}
+            )
+            for callback in self._callbacks:
+                _callback_state.start_keras_callback_at_step(
+                    callback, self._last_global_step
+                )
             self._resume(self._pending_state)
 
     def before_run(self, run_context: Any) -> None:
@@ -211,10 +224,27 @@ class CallbackHook(SessionRunHook):
     def end(self, session: Any) -> None:
         if not self._started:
             self._start(session)  # no run: fit's on_train_begin/_end pair
+        last_step = session.last_step_hint()
+        finished = self._model.stop_training or (
+            last_step is not None and self._last_global_step >= last_step
+        )
         if self._epoch is not None:
-            self._close_epoch()
+            self._end_state = self.get_state()
+            # A partial epoch: BackupAndRestore must not back it up as done.
+            with _callback_restore.leaving_out(
+                self._callback_list, self._backups
+            ):
+                self._close_epoch()
         self._finalize_variables()
-        self._callback_list.on_train_end(dict(self._epoch_logs))
+        if self._backups and not finished:
+            # Stopped early (preempted): a restart resumes from the backup,
+            # which BackupAndRestore's on_train_end would delete.
+            with _callback_restore.leaving_out(
+                self._callback_list, self._backups
+            ):
+                self._callback_list.on_train_end(dict(self._epoch_logs))
+        else:
+            self._callback_list.on_train_end(dict(self._epoch_logs))
         self._started = False
 
     def next_trigger_step(self, global_step: int) -> int | None:
@@ -226,6 +256,8 @@ class CallbackHook(SessionRunHook):
         ) * self._steps_per_epoch
 
     def get_state(self) -> dict[str, Any]:
+        if self._end_state is not None:
+            return self._end_state
         return {
             "epoch": self._epoch,
             **self._running.get_state(),
@@ -303,6 +335,7 @@ class CallbackHook(SessionRunHook):
 
     def _start(self, session: Any) -> None:
         """on_train_begin, once every hook is set up; then resumed state."""
+        self._end_state = None
         self._model.stop_training = False
         self._run_start = self._last_global_step
         last_step = session.last_step_hint()

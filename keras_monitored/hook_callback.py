@@ -83,18 +83,27 @@ class FitSession(SessionHandle):
             is_chief=is_chief,
         )
 
-    def set_logs(self, logs: dict | None) -> None:
-        """Records a finished batch: its logs become the step's outputs."""
+    def set_logs(self, logs: dict | None, steps: int | None = None) -> None:
+        """Records a finished batch: its logs become the step's outputs.
+
+        Args:
+          logs: the batch logs.
+          steps: the optimizer steps the batch ran, when known exactly (then
+            the global step is counted here, not read from the device);
+            None: read `optimizer.iterations` when next asked.
+        """
         self._last_outputs = fetches_lib.StepOutputs(dict(logs or {}))
-        self.resync_global_step()
+        if steps is not None and self._host_step is not None:
+            self._host_step += steps
+        else:
+            self.resync_global_step()
 
 
 class HookCallback(keras.callbacks.Callback):
     """Runs SessionRunHooks inside `model.fit`.
 
-    Mapping: `on_train_begin` → `begin`; the first train batch → the
-    restore and `after_create_session` (once every callback's
-    `on_train_begin` ran); every train batch (every execution with `steps_per_execution`) → `before_run`
+    Mapping: `on_train_begin` → `begin`, the restore and
+    `after_create_session`; every train batch (every execution with `steps_per_execution`) → `before_run`
     / `after_run`; `on_train_end` → `end`. Fetches resolve from the batch
     logs (`"loss"`, metric names), `"global_step"` is
     `model.optimizer.iterations`, variables and callables as usual.
@@ -119,8 +128,10 @@ class HookCallback(keras.callbacks.Callback):
         TF1 name-based checkpoint is restored only if every variable matches
         a TF1 name, otherwise the error gives the `km-migrate checkpoint`
         command that converts it. Next to `keras.callbacks.BackupAndRestore`
-        one restore decides: when the backup was loaded (fit then resumes at
-        its epoch), the checkpoint is not restored over it.
+        one restore decides: list BackupAndRestore first; when it loaded its
+        backup (fit then resumes at its epoch), the checkpoint is not
+        restored. Listed after, a backup it loads over the restored
+        checkpoint is refused (`ValueError` at the first batch).
       preemption_signals: signals that preempt training (`()`: none). On
         one, the batch in progress finishes, `model.stop_training` is set,
         hooks' `end` run (a `CheckpointSaverHook` saves that step) and
@@ -177,6 +188,7 @@ class HookCallback(keras.callbacks.Callback):
         self._run_metadata: Any = None
         self._steps_per_execution = 1
         self._opened = False
+        self._registration: global_step_registered | None = None
 
     @property
     def session(self) -> FitSession | None:
@@ -196,6 +208,7 @@ class HookCallback(keras.callbacks.Callback):
         groups = [self._chief_only_hooks] if is_chief else []
         self._driver = HookDriver(HookList(groups + [self._hooks]))
         self._session = FitSession(self.model, is_chief)
+        self._registration = None
         self._coord = tf.train.Coordinator(clean_stop_exception_types=[])
         # TF2 fills no RunMetadata; one object serves every batch.
         self._run_metadata = _compat.run_metadata()
@@ -204,16 +217,18 @@ class HookCallback(keras.callbacks.Callback):
         )
         with self._global_step_registered():
             self._driver.begin()
-        # The session opens (restore, after_create_session) at the first
-        # batch, once every callback's on_train_begin ran: a
-        # BackupAndRestore listed after this callback has loaded by then.
         self._opened = False
+        self._opened_checked = False
+        self._restored_here = False
         # A fit that raised never reached on_train_end: its handlers go now.
         self._close_preemption()
         self._preempted = False
         self._preemption = PreemptionWatcher(
             self._preemption_signals, "model.fit (km.HookCallback)"
         ).open()
+        # Restored now, before the callbacks after this one start (a
+        # LearningRateScheduler sets its rate in on_epoch_begin).
+        self._open_session()
 
     def _open_session(self) -> None:
         """Restores the latest checkpoint (unless a BackupAndRestore did),
@@ -221,8 +236,28 @@ class HookCallback(keras.callbacks.Callback):
         self._opened = True
         with self._global_step_registered():
             if self._restore and not self._backup_restored():
-                self._restore_latest()
+                self._restored_here = self._restore_latest()
             self._driver.after_create_session(self._session, self._coord)
+
+    def _check_one_restore(self) -> None:
+        """Refuses a second restore: a BackupAndRestore listed after this
+        callback loaded its backup over the checkpoint restored here.
+
+        Raises:
+          ValueError: naming both and the fix.
+        """
+        if self._restored_here and (
+            _compat.private_attr(self.model, "_initial_epoch") is not None
+        ):
+            raise ValueError(
+                "keras.callbacks.BackupAndRestore, listed after "
+                "km.HookCallback, loaded its backup over the checkpoint "
+                f"HookCallback restored ({self._session.restored_checkpoint}): "
+                "the model, the optimizer and the hooks' state now come from "
+                "different steps. List BackupAndRestore before HookCallback "
+                "in callbacks=[...] (its backup then decides, and HookCallback "
+                "does not restore), or pass HookCallback(restore=False)."
+            )
 
     def _backup_restored(self) -> bool:
         """True when a `keras.callbacks.BackupAndRestore` of this fit loaded
@@ -239,33 +274,40 @@ class HookCallback(keras.callbacks.Callback):
         )
         return True
 
-    def _restore_latest(self) -> None:
-        """Restores what a CheckpointSaverHook of these hooks saved last."""
+    def _restore_latest(self) -> bool:
+        """Restores what a CheckpointSaverHook of these hooks saved last;
+        True if there was a checkpoint."""
         directories = [
             h.checkpoint_dir
             for h in self._driver.hooks
             if isinstance(h, CheckpointSaverHook)
         ]
         if not directories:
-            return
+            return False
         directory = directories[0]
         path = agreed_checkpoint(
             self._session.agreement, restorable_checkpoint(directory), directory
         )
         if path:
             self._session.restore(path, _FIT_RESTORE)
+        return bool(path)
 
     def _global_step_registered(self) -> Any:
         """While hooks run, TF1's global-step lookup finds the optimizer's
         iteration counter; the registration before is put back after every
         call, even when fit fails (Keras then skips on_train_end)."""
-        return global_step_registered(self._session.global_step)
+        if self._registration is None:
+            self._registration = global_step_registered(
+                self._session.global_step
+            )
+        return self._registration
 
     def on_train_batch_begin(
         self, batch: int, logs: dict | None = None
     ) -> None:
-        if not self._opened:
-            self._open_session()
+        if not self._opened_checked:
+            self._opened_checked = True
+            self._check_one_restore()
         self._run_context = SessionRunContext(
             _NO_CALLER_ARGS, self._session, num_steps=self._steps_per_execution
         )
@@ -284,7 +326,12 @@ class HookCallback(keras.callbacks.Callback):
             )
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self._session.set_logs(logs)
+        # One step per batch without steps_per_execution: counted, not read
+        # (Keras's batch index overshoots a short last execution, so longer
+        # executions read optimizer.iterations).
+        self._session.set_logs(
+            logs, steps=1 if self._steps_per_execution == 1 else None
+        )
         # The first batch built the optimizer's slots (restored on creation):
         # verify the restore before any hook sees or saves this step.
         self._session.verify_restore()

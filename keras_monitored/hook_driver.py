@@ -50,20 +50,24 @@ def hook_group(
     return group.map(_tf1_hooks.translate)
 
 
-@contextlib.contextmanager
-def global_step_registered(variable: Any) -> Iterator[None]:
+class global_step_registered:  # noqa: N801 (used as a function)
     """While open, `tf.compat.v1.train.get_global_step()` (and
     `km.get_global_step()`) return `variable` (the `tf.Variable` behind a
     Keras variable such as `optimizer.iterations`, which TF1's lookup
     accepts); the registration before is put back on exit, also after an
-    error."""
-    registered = _compat.global_step_collection()
-    saved = list(registered)
-    registered[:] = [_compat.as_tf_variable(variable)]
-    try:
-        yield
-    finally:
-        registered[:] = saved
+    error. Reusable: `HookCallback` opens one twice per batch."""
+
+    def __init__(self, variable: Any):
+        self._variable = _compat.as_tf_variable(variable)
+        self._saved: list[Any] = []
+
+    def __enter__(self) -> None:
+        registered = _compat.global_step_collection()
+        self._saved.append(list(registered))
+        registered[:] = [self._variable]
+
+    def __exit__(self, *exc_info: Any) -> None:
+        _compat.global_step_collection()[:] = self._saved.pop()
 
 
 class HookDriver:

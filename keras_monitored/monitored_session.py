@@ -336,6 +336,11 @@ class _MonitoredSessionBase:
             raise RuntimeError("Session is already closed.")
         try:
             if not exception_type and self._session is not None:
+                # Scheduled steps (ParameterServerStrategy) finish before
+                # the end hooks read or save the variables.
+                join = getattr(self._session, "join", None)
+                if join is not None:
+                    join()
                 self._driver.end(self._session)
         finally:
             self._closed = True

@@ -181,3 +181,34 @@ def test_the_example_binary_runs_as_each_of_the_three_roles(tmp_path):
     assert (
         output.count("tf.summary calls inside the step are not recorded") == 1
     )
+
+
+@pytest.mark.parametrize(
+    "error, lost",
+    [
+        (
+            tf.errors.UnavailableError(
+                None,
+                None,
+                "failed to connect\nAdditional GRPC error information from "
+                "remote target /job:ps/replica:0/task:0/device:CPU:0",
+            ),
+            True,
+        ),
+        # A step's own errors, even when the op ran on a ps task.
+        (
+            tf.errors.InvalidArgumentError(
+                None,
+                None,
+                "indices[0] = 7 is not in [0, 3) [/job:ps/replica:0/task:0]",
+            ),
+            False,
+        ),
+        (tf.errors.OutOfRangeError(None, None, "End of sequence"), False),
+        (tf.errors.UnavailableError(None, None, "a worker went away"), False),
+    ],
+)
+def test_only_a_lost_parameter_server_asks_for_a_restart(error, lost):
+    from keras_monitored import _ps_session
+
+    assert _ps_session._is_ps_failure(error) is lost
