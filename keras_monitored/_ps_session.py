@@ -251,12 +251,8 @@ class ParameterServerSession(StepSession):
         prepared, host_fed = self._prepare_feeds(step_fn, feeds)
         check_one_step_per_host_feed(host_fed, num_steps)
         single, loop = self._compiled_for(step_fn)
-        targets = self._summary_targets()
-        function, args = (
-            (single, (prepared, targets))
-            if num_steps == 1
-            else (loop, (prepared, tf.constant(num_steps, tf.int32), targets))
-        )
+        # No summary recorder here (record_step_summaries records nothing).
+        function, args = self._step_call(single, loop, prepared, num_steps)
         if self._unsaved_check is not None and not self._unsaved_check.checked(
             single
         ):
@@ -351,9 +347,6 @@ class ParameterServerSession(StepSession):
                 super().close()
 
     # -- internals -------------------------------------------------------------
-
-    def _summary_targets(self) -> tf.Tensor:
-        return tf.constant([], tf.int64)
 
     def _read_variable(self) -> int:
         try:

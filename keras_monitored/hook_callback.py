@@ -187,7 +187,7 @@ class HookCallback(keras.callbacks.Callback):
         self._variables_before: dict[int, Any] = {}
         self._run_metadata: Any = None
         self._steps_per_execution = 1
-        self._opened = False
+        self._restore_checked = False
         self._registration: global_step_registered | None = None
 
     @property
@@ -217,8 +217,7 @@ class HookCallback(keras.callbacks.Callback):
         )
         with self._global_step_registered():
             self._driver.begin()
-        self._opened = False
-        self._opened_checked = False
+        self._restore_checked = False
         self._restored_here = False
         # A fit that raised never reached on_train_end: its handlers go now.
         self._close_preemption()
@@ -233,7 +232,6 @@ class HookCallback(keras.callbacks.Callback):
     def _open_session(self) -> None:
         """Restores the latest checkpoint (unless a BackupAndRestore did),
         then `after_create_session`."""
-        self._opened = True
         with self._global_step_registered():
             if self._restore and not self._backup_restored():
                 self._restored_here = self._restore_latest()
@@ -305,8 +303,8 @@ class HookCallback(keras.callbacks.Callback):
     def on_train_batch_begin(
         self, batch: int, logs: dict | None = None
     ) -> None:
-        if not self._opened_checked:
-            self._opened_checked = True
+        if not self._restore_checked:
+            self._restore_checked = True
             self._check_one_restore()
         self._run_context = SessionRunContext(
             _NO_CALLER_ARGS, self._session, num_steps=self._steps_per_execution
@@ -366,8 +364,6 @@ class HookCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         try:
-            if not self._opened:  # no batch ran
-                self._open_session()
             with self._global_step_registered():
                 self._driver.end(self._session)
         finally:

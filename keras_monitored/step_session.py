@@ -307,19 +307,7 @@ class StepSession(SessionHandle):
         check_one_step_per_host_feed(host_fed, num_steps)
         single, loop = self._compiled_for(step_fn)
         try:
-            targets = (
-                self._summary_recorder.targets_tensor()
-                if self._summary_recorder is not None
-                else _no_summary_targets()
-            )
-            function, args = (
-                (single, (prepared, targets))
-                if num_steps == 1
-                else (
-                    loop,
-                    (prepared, tf.constant(num_steps, tf.int32), targets),
-                )
-            )
+            function, args = self._step_call(single, loop, prepared, num_steps)
             with self._strategy.scope():
                 if self._unsaved_check is not None:
                     self._unsaved_check.check_once(single, function, args)
@@ -338,6 +326,25 @@ class StepSession(SessionHandle):
         # check the restore before any hook sees (or saves) this step.
         self.verify_restore()
         return self._last_outputs
+
+    def _step_call(
+        self,
+        single: Callable[..., Any],
+        loop: Callable[..., Any],
+        prepared: dict[str, Any],
+        num_steps: int,
+    ) -> tuple[Callable[..., Any], tuple]:
+        """The compiled function to call for `num_steps` steps, and its
+        arguments (the feeds, the step count of a loop, the summary
+        targets)."""
+        targets = (
+            self._summary_recorder.targets_tensor()
+            if self._summary_recorder is not None
+            else _no_summary_targets()
+        )
+        if num_steps == 1:
+            return single, (prepared, targets)
+        return loop, (prepared, tf.constant(num_steps, tf.int32), targets)
 
     def global_step_value(self) -> np.int64:
         """The global step after the last step (from the step's own output:

@@ -31,16 +31,23 @@ def chief_flags(tmp_path, max_steps, *extra):
     )
 
 
-def chief_in_background(cluster, tmp_path, max_steps):
-    """Starts the chief; returns it, the thread reading its output (ends
-    with it) and the list that output lands in."""
+def kill_mid_run(cluster, tmp_path, max_steps, task, after_step):
+    """Starts the chief, SIGKILLs `task` once the TF1 hook traced
+    `after_step`, and waits for the chief to end; returns the chief and a
+    list holding its output."""
     chief = cluster.chief(*chief_flags(tmp_path, max_steps))
     output = []
     reader = threading.Thread(
         target=lambda: output.append(chief.communicate()[0]), daemon=True
     )
     reader.start()
-    return chief, reader, output
+    wait_for_line(
+        tmp_path / "trace.txt", lambda line: int(line.split()[0]) >= after_step
+    )
+    cluster.kill(*task)
+    reader.join(timeout=100)
+    assert not reader.is_alive(), f"the chief hung after {task} was killed"
+    return chief, output
 
 
 def trace(tmp_path):
@@ -115,13 +122,7 @@ def test_chief_trains_on_workers_with_hooks_then_resumes(cluster, tmp_path):
 
 
 def test_a_killed_worker_does_not_stop_the_run(cluster, tmp_path):
-    chief, reader, output = chief_in_background(cluster, tmp_path, 1500)
-    wait_for_line(
-        tmp_path / "trace.txt", lambda line: int(line.split()[0]) >= 100
-    )
-    cluster.kill("worker", 1)
-    reader.join(timeout=100)
-    assert not reader.is_alive(), "the chief hung after a worker was killed"
+    chief, output = kill_mid_run(cluster, tmp_path, 1500, ("worker", 1), 100)
     assert chief.returncode == 0, output[0][-5000:]
     assert "done global_step=1500" in output[0]
     assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")).endswith(
@@ -132,13 +133,7 @@ def test_a_killed_worker_does_not_stop_the_run(cluster, tmp_path):
 def test_a_lost_parameter_server_restarts_the_chief_from_its_checkpoint(
     cluster, tmp_path
 ):
-    chief, reader, output = chief_in_background(cluster, tmp_path, 3000)
-    wait_for_line(
-        tmp_path / "trace.txt", lambda line: int(line.split()[0]) >= 120
-    )
-    cluster.kill("ps", 0)
-    reader.join(timeout=100)
-    assert not reader.is_alive(), "the chief hung after the ps was lost"
+    chief, output = kill_mid_run(cluster, tmp_path, 3000, ("ps", 0), 120)
     assert chief.returncode == 3, output[0][-5000:]
     assert "restart the chief" in output[0]
     saved = tf.train.latest_checkpoint(str(tmp_path / "ckpt"))
